@@ -1,0 +1,104 @@
+"""Command line: ``python -m mnist_small evaluate|predict``.
+
+python -m mnist_small evaluate --data-dir ../shared/mnist [--json]
+python -m mnist_small predict digit.png other.jpg [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from .checkpoints import LoadedModel, load_all
+from .data import DataError, load_mnist, normalize
+from .inference import probabilities
+from .preprocess import load_image, prepare
+from .training import evaluate
+
+
+def load_models(ckpt_dir: Path) -> dict[str, LoadedModel]:
+    """All loadable checkpoints; broken ones are reported on stderr and skipped."""
+    loaded, failed = load_all(ckpt_dir)
+    for reason in failed.values():
+        print(f"warning: skipped {reason}", file=sys.stderr)
+    if not loaded:
+        raise SystemExit(f"error: no usable checkpoints in {ckpt_dir}/; train them with: python train.py")
+    return loaded
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    models = load_models(args.checkpoints)
+    try:
+        data = load_mnist(args.data_dir)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    images = normalize(data.test_images)
+    report = {}
+    for name, loaded in models.items():
+        _, accuracy, _ = evaluate(loaded.model, images, data.test_labels)
+        report[name] = {"params": loaded.meta["params"], "accuracy": round(accuracy, 4), "recorded_accuracy": loaded.final_acc}
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{'model':<22} {'params':>7} {'accuracy':>9} {'recorded':>9}")
+    for name, row in report.items():
+        print(f"{name:<22} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%")
+    print(f"\n{len(data.test_labels):,} test images from {args.data_dir}")
+    return 0
+
+
+def predict_file(path: str, models: dict[str, LoadedModel]) -> dict:
+    try:
+        prepared = prepare(load_image(path))
+    except ValueError as err:
+        return {"file": path, "message": str(err), "models": {}}
+    if not prepared.has_digit:
+        entry = {name: {"label": None, "probabilities": [0.0] * 10} for name in models}
+        return {"file": path, "message": "blank image: no digit found", "models": entry}
+    x = prepared.tensor()
+    result = {}
+    for name, loaded in models.items():
+        probs = probabilities(loaded.model, x)[0]
+        result[name] = {"label": int(probs.argmax()), "probabilities": [round(float(p), 6) for p in probs]}
+    entry = {"file": path, "models": result}
+    if prepared.warning:
+        entry["message"] = prepared.warning
+    return entry
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    models = load_models(args.checkpoints)
+    results = [predict_file(path, models) for path in args.files]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for entry in results:
+            print(entry["file"] + (f"  ({entry['message']})" if "message" in entry else ""))
+            for name, out in entry["models"].items():
+                if out["label"] is not None:
+                    print(f"  {name:<22} {out['label']}  {100 * out['probabilities'][out['label']]:5.1f}%")
+    return 1 if any(not e["models"] for e in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_small", description="Evaluate the shipped models or classify image files.")
+    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="checkpoint folder (default: checkpoints)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="accuracy of every checkpoint on the 10,000 MNIST test images")
+    ev.add_argument("--data-dir", default="data", help="folder with MNIST/raw/ (default: data; downloaded if missing)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    pr = sub.add_parser("predict", help="classify digit images (PNG/JPG, light-on-dark or dark-on-light)")
+    pr.add_argument("files", nargs="+", help="image files")
+    pr.add_argument("--json", action="store_true", help="print a JSON list, one entry per file")
+    args = parser.parse_args(argv)
+    torch.set_grad_enabled(False)
+    return cmd_evaluate(args) if args.command == "evaluate" else cmd_predict(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""MNIST as tensors in memory, and batched augmentation on those tensors.
+
+The whole dataset fits in a few megabytes as uint8, so it is read once from the IDX files
+(torchvision's folder layout, gzipped or not) and kept as one tensor; augmentation runs on
+whole batches with ``affine_grid``/``grid_sample`` instead of per-sample PIL transforms.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MEAN, STD = 0.1307, 0.3081  # MNIST training-set statistics, used by every model
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IDX_MAGIC = {2049: 1, 2051: 3}  # labels: 1 dimension, images: 3 dimensions
+
+
+class DataError(RuntimeError):
+    """MNIST could not be found, downloaded or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class MNIST:
+    """The four MNIST arrays as uint8 tensors: images (N, 1, 28, 28), labels (N,)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+    def checksum(self) -> str:
+        """SHA-256 over the pixel and label bytes, whatever file format they came from."""
+        digest = hashlib.sha256()
+        for name in FILES:
+            digest.update(getattr(self, name).numpy().tobytes())
+        return digest.hexdigest()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file (``.gz`` or raw) into a uint8 array, checking its header."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path}: cannot read ({err})") from err
+    if len(raw) < 8:
+        raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic not in IDX_MAGIC:
+        raise DataError(f"{path}: not an MNIST IDX file (magic number {magic})")
+    ndim = IDX_MAGIC[magic]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    expected = math.prod(shape)
+    if len(raw) - offset != expected:
+        raise DataError(f"{path}: header promises {expected} values of shape {shape}, file holds {len(raw) - offset}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def find_raw_files(data_dir: Path) -> dict[str, Path] | None:
+    """The four IDX files under ``data_dir/MNIST/raw`` (raw preferred over .gz), or None."""
+    raw_dir = Path(data_dir) / "MNIST" / "raw"
+    found = {}
+    for key, stem in FILES.items():
+        candidates = [raw_dir / stem, raw_dir / f"{stem}.gz"]
+        existing = [p for p in candidates if p.is_file()]
+        if not existing:
+            return None
+        found[key] = existing[0]
+    return found
+
+
+def download(data_dir: Path) -> None:
+    """Fetch MNIST with torchvision into ``data_dir/MNIST/raw``."""
+    from torchvision.datasets import MNIST as TorchvisionMNIST
+
+    for train in (True, False):
+        TorchvisionMNIST(root=str(data_dir), train=train, download=True)
+
+
+def load_mnist(data_dir: str | Path = "data", allow_download: bool = True) -> MNIST:
+    """Load MNIST from ``data_dir`` (torchvision layout), downloading it there if missing."""
+    data_dir = Path(data_dir)
+    files = find_raw_files(data_dir)
+    if files is None and allow_download:
+        try:
+            download(data_dir)
+        except Exception as err:  # any network or disk failure: say what to do instead
+            raise DataError(
+                f"MNIST is not in {data_dir / 'MNIST' / 'raw'} and downloading it failed ({err}). "
+                "Point --data-dir at a folder that holds MNIST/raw/ with the four IDX files "
+                "(gzipped or not), or run once with internet access."
+            ) from err
+        files = find_raw_files(data_dir)
+    if files is None:
+        raise DataError(
+            f"MNIST is not in {data_dir / 'MNIST' / 'raw'}: expected the four IDX files ({', '.join(FILES.values())}, gzipped or not)."
+        )
+    arrays = {key: torch.from_numpy(read_idx(path).copy()) for key, path in files.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise DataError(f"{data_dir}: {split} images {tuple(images.shape)} do not match labels {tuple(labels.shape)}")
+        arrays[f"{split}_images"] = images.unsqueeze(1)
+        arrays[f"{split}_labels"] = labels.long()
+    return MNIST(**arrays)
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 or [0, 1] float images -> the models' input scale."""
+    if images.dtype == torch.uint8:
+        images = images.float() / 255.0
+    return (images - MEAN) / STD
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random per-sample affine jitter, drawn for a whole batch at once.
+
+    rotation: max degrees either way; translate: max pixels either way; scale: (min, max)
+    zoom; shear: max degrees of horizontal slant. All zero means no augmentation.
+    """
+
+    rotation: float = 0.0
+    translate: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    shear: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.rotation or self.translate or self.shear or self.scale != (1.0, 1.0))
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Augment normalised float images (N, 1, H, W); background stays background."""
+        if not self.active:
+            return images
+        n, _, h, w = images.shape
+
+        def uniform(low: float, high: float) -> torch.Tensor:
+            return torch.rand(n, generator=generator) * (high - low) + low
+
+        angle = torch.deg2rad(uniform(-self.rotation, self.rotation))
+        shear = torch.tan(torch.deg2rad(uniform(-self.shear, self.shear)))
+        zoom = uniform(*self.scale)
+        # affine_grid maps output coordinates to input coordinates in [-1, 1] units,
+        # so the inverse transform goes in: rotate by -angle, divide by the zoom.
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 1] = cos, sin + shear * cos
+        theta[:, 1, 0], theta[:, 1, 1] = -sin, cos - shear * sin
+        theta[:, 0, 2] = uniform(-self.translate, self.translate) * 2 / w
+        theta[:, 1, 2] = uniform(-self.translate, self.translate) * 2 / h
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        background = -MEAN / STD  # a black pixel after normalisation
+        out = F.grid_sample(images - background, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return out + background

@@ -1,0 +1,191 @@
+"""Plotly figure builders: pure functions of data, so they are tested without a browser.
+
+Fonts are large and colours few, because the figures are shown on a projector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+DIGITS = [str(d) for d in range(10)]
+ACCENT, MUTED = "#d62728", "#9db4cf"
+FONT = {"size": 16}
+PALETTE = px.colors.qualitative.Bold
+
+
+def styled(fig: go.Figure, height: int, **layout) -> go.Figure:
+    fig.update_layout(template="plotly_white", font=FONT, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **layout)
+    return fig
+
+
+def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
+    """The 10 softmax probabilities as bars, the predicted digit in the accent colour."""
+    top = int(np.argmax(probs))
+    colours = [ACCENT if d == top else MUTED for d in range(10)]
+    fig = go.Figure(
+        go.Bar(
+            x=DIGITS,
+            y=100 * np.asarray(probs),
+            marker_color=colours,
+            text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs],
+            textposition="outside",
+            hovertemplate="digit %{x}: %{y:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 109], title="probability (%)", dtick=25)
+    fig.update_xaxes(title="digit", type="category")
+    return styled(fig, 360, title=title, showlegend=False)
+
+
+def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
+    """Models x digits probabilities; each model's top guess is written in its cell."""
+    names = list(probs_by_model)
+    z = 100 * np.array([probs_by_model[n] for n in names])
+    text = [[f"{v:.0f}" if v >= 1 else "" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=DIGITS,
+            y=names,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            colorbar={"title": "%"},
+            hovertemplate="%{y}<br>digit %{x}: %{z:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="digit", type="category", side="top")
+    fig.update_yaxes(autorange="reversed")
+    return styled(fig, 120 + 48 * len(names), title="Every model's probabilities (%) for this drawing")
+
+
+def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
+    """Loss, accuracy and learning rate per epoch; train dotted, test solid; one colour per model."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "accuracy (%)", "learning rate"), horizontal_spacing=0.07)
+    for i, (name, history) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        epochs = [h["epoch"] for h in history]
+        for col, metric in ((1, "loss"), (2, "acc")):
+            for split, dash in (("train", "dot"), ("test", "solid")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=epochs,
+                        y=[h[f"{split}_{metric}"] for h in history],
+                        name=f"{name} {split}",
+                        legendgroup=name,
+                        line={"color": colour, "dash": dash},
+                        mode="lines+markers",
+                        hovertemplate=f"{name}<br>epoch %{{x}}<br>{split} {metric}: %{{y:.4f}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[h["lr"] for h in history],
+                name=f"{name} lr",
+                legendgroup=name,
+                showlegend=False,
+                line={"color": colour},
+                mode="lines+markers",
+            ),
+            row=1,
+            col=3,
+        )
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(type="log", row=1, col=1)
+    return styled(fig, 460, legend={"orientation": "h", "y": -0.25})
+
+
+def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None) -> go.Figure:
+    """Parameters vs test accuracy, one labelled point per model (``extra``: a second series)."""
+    fig = go.Figure()
+    series = [(y, "MNIST test", ACCENT)] + ([(extra, "drawn MNIST", "#1f77b4")] if extra else [])
+    for key, label, colour in series:
+        fig.add_trace(
+            go.Scatter(
+                x=[r["params"] for r in rows],
+                y=[r[key] for r in rows],
+                text=[r["name"] for r in rows],
+                mode="markers+text",
+                textposition="top center",
+                marker={"size": 14, "color": colour},
+                name=label,
+                hovertemplate="%{text}<br>%{x:,} params<br>%{y:.2f}%<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="parameters", type="log")
+    fig.update_yaxes(title="final test accuracy (%)")
+    return styled(fig, 480, title="Size vs accuracy", showlegend=bool(extra))
+
+
+def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Figure:
+    """10x10 test-set counts; the diagonal is hidden so the mistakes stand out."""
+    z = np.array(matrix, dtype=float)
+    np.fill_diagonal(z, np.nan)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=DIGITS,
+            y=DIGITS,
+            text=np.array(matrix),
+            texttemplate="%{text}",
+            colorscale="Reds",
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_xaxes(title="predicted", type="category", side="top")
+    fig.update_yaxes(title="true digit", type="category", autorange="reversed")
+    return styled(fig, 520, title=title)
+
+
+def image(pixels: np.ndarray, title: str = "", colorscale: str = "gray", height: int = 280) -> go.Figure:
+    """A single 2-D array as an image, no axes."""
+    fig = px.imshow(pixels, color_continuous_scale=colorscale, zmin=0, zmax=1 if pixels.max() <= 1 else None)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_coloraxes(showscale=False)
+    return styled(fig, height, title=title)
+
+
+def feature_map_grid(maps: np.ndarray, columns: int = 8) -> go.Figure:
+    """Every channel (C, H, W) of one layer's output as a small image."""
+    fig = px.imshow(
+        maps,
+        facet_col=0,
+        facet_col_wrap=min(columns, len(maps)),
+        color_continuous_scale="viridis",
+        facet_col_spacing=0.01,
+        facet_row_spacing=0.04,
+    )
+    fig.for_each_annotation(lambda a: a.update(text=f"ch {int(a.text.split('=')[-1])}"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    rows = -(-len(maps) // columns)
+    return styled(fig, 60 + 120 * rows, coloraxis_showscale=False)
+
+
+def digit_gallery(images: np.ndarray, captions: Sequence[str], columns: int = 8) -> go.Figure:
+    """Small 28x28 images with a caption each (e.g. 'true 4 -> 9')."""
+    fig = px.imshow(
+        images,
+        facet_col=0,
+        facet_col_wrap=min(columns, len(images)),
+        color_continuous_scale="gray",
+        binary_string=False,
+        facet_row_spacing=0.06,
+    )
+    fig.for_each_annotation(lambda a: a.update(text=captions[int(a.text.split("=")[-1])]))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    rows = -(-len(images) // columns)
+    return styled(fig, 60 + 130 * rows, coloraxis_showscale=False)

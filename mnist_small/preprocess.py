@@ -1,0 +1,148 @@
+"""Drawing or image -> the 28x28 input the models expect, the way MNIST itself was made.
+
+MNIST digits are light ink on black, cropped to their ink, scaled (anti-aliased) so the
+longer side is 20 px, and placed in a 28x28 field with their centre of mass at the centre.
+A drawing from the canvas goes through exactly those steps; a blank one yields no digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from .data import normalize
+
+BOX = 20  # longer side of the digit inside the 28x28 field, as in MNIST
+FIELD = 28
+INK = 0.1  # a pixel brighter than this (after background removal) is ink
+MIN_CONTRAST = 0.15  # less difference than this between ink and background: blank
+TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a dot, not a digit
+FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
+
+NO_DIGIT = "No digit yet: draw one on the canvas."
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A drawing ready for the models, or the reason there is nothing to classify.
+
+    image: 28x28 float array in [0, 1], ink bright (None when blank); message: why there is
+    no digit; warning: a digit was found but does not look like one (a dot, a scribble).
+    """
+
+    image: np.ndarray | None
+    message: str | None = None
+    warning: str | None = None
+
+    @property
+    def has_digit(self) -> bool:
+        return self.image is not None
+
+    def tensor(self) -> torch.Tensor:
+        """The normalised (1, 1, 28, 28) model input."""
+        if self.image is None:
+            raise ValueError(self.message or NO_DIGIT)
+        return normalize(torch.from_numpy(self.image).float()[None, None])
+
+
+def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Any of RGBA / RGB / grey, uint8 or float, as a float (H, W) array in [0, 1].
+
+    Transparent pixels count as black, so a canvas with a transparent background and white
+    strokes reads the same as one with a black background. Dark ink on a transparent
+    background (alpha carries the drawing) reads as the alpha channel.
+    """
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "L"))
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or min(array.shape[:2]) < 2:
+        raise ValueError(f"expected an image array (H, W), (H, W, 3) or (H, W, 4), got shape {array.shape}")
+    array = array.astype(np.float32)
+    if array.max(initial=0.0) > 1.0:
+        array /= 255.0
+    if array.ndim == 2:
+        return np.clip(array, 0.0, 1.0)
+    grey = array[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if array.shape[2] == 4:
+        alpha = array[:, :, 3]
+        composited = grey * alpha
+        if alpha.min() < 1.0 and composited.max() < MIN_CONTRAST < alpha.max():
+            return np.clip(alpha, 0.0, 1.0)  # dark strokes on transparent: the alpha is the drawing
+        grey = composited
+    return np.clip(grey, 0.0, 1.0)
+
+
+def light_on_dark(grey: np.ndarray) -> np.ndarray:
+    """Flip dark-on-light images, then stretch so background -> 0 and the brightest ink -> 1."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:
+        grey, background = 1.0 - grey, 1.0 - background
+    contrast = float(grey.max()) - background
+    if contrast < MIN_CONTRAST:
+        return np.zeros_like(grey)
+    return np.clip((grey - background) / contrast, 0.0, 1.0)
+
+
+def fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale with anti-aliasing so the longer side is BOX pixels, keeping the aspect ratio."""
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    resized = F.interpolate(torch.from_numpy(crop)[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)
+    return resized[0, 0].clamp(0, 1).numpy()
+
+
+def centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Place ``digit`` in a FIELD x FIELD image with its centre of mass at the centre."""
+    h, w = digit.shape
+    total = digit.sum()
+    rows, cols = np.arange(h), np.arange(w)
+    com_y = (digit.sum(1) @ rows) / total
+    com_x = (digit.sum(0) @ cols) / total
+    centre = FIELD / 2  # where MNIST's centres of mass sit in pixel-index units (mean 14.0)
+    top = int(np.clip(round(centre - com_y), 0, FIELD - h))
+    left = int(np.clip(round(centre - com_x), 0, FIELD - w))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    field[top : top + h, left : left + w] = digit
+    return field
+
+
+def prepare(image: np.ndarray | Image.Image) -> Prepared:
+    """Turn a drawing or picture of one digit into the MNIST-style 28x28 image."""
+    ink = light_on_dark(to_grayscale(image))
+    mask = ink > INK
+    if not mask.any():
+        return Prepared(None, message=NO_DIGIT)
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    crop = np.where(ink[top:bottom, left:right] > INK / 2, ink[top:bottom, left:right], 0.0).astype(np.float32)
+    field = centre_by_mass(fit_box(crop))
+
+    height, width = ink.shape
+    warning = None
+    if (bottom - top) < TINY * height and (right - left) < TINY * width:
+        warning = "That is a very small mark, not much like a digit: draw the digit larger."
+    elif mask.mean() > FILLED:
+        warning = "The drawing fills most of the canvas and does not look like a digit."
+    return Prepared(field, warning=warning)
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file, with a clear error for a missing or unreadable one."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img
+    except FileNotFoundError as err:
+        raise ValueError(f"{path}: no such file") from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from err

@@ -1,0 +1,240 @@
+"""The model zoo: name -> builder, description, source write-up and training recipe.
+
+Adding a model means adding one ``ModelSpec`` to ``REGISTRY`` (and its builder to
+``models.py``); ``train.py``, the command line and the app pick it up from here.
+Recipes follow the write-ups in ``shared/seeds``; every choice a write-up leaves open is
+said in the recipe's ``notes``, so the checkpoint JSON records why it was trained that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from torch import nn
+
+from . import models
+from .data import Augment
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained. The LR schedule is always OneCycle, stepped per batch."""
+
+    epochs: int
+    batch_size: int
+    optimizer: str  # "sgd" (momentum, optionally Nesterov), "adam" or "adagrad"
+    max_lr: float
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    pct_start: float = 0.25
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
+    augment: Augment = field(default_factory=Augment)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+    source: str  # the write-up in shared/seeds this model comes from
+    reported_best_acc: float  # best test accuracy the write-up reports, in percent
+    recipe: Recipe
+
+    def build(self) -> nn.Module:
+        return self.builder(dropout=self.recipe.dropout)
+
+
+# Rotation +-7 deg and +-2 px shifts: the write-ups' common MNIST augmentation; 003 uses +-15 deg.
+MILD = Augment(rotation=7.0, translate=2.0)
+SILENT = "the write-up does not say; chosen to reproduce its accuracy"
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="gap_bn_dropout_7.5k",
+            builder=models.bn_dropout_gap_7k,
+            description="Conv-ReLU-BN-Dropout blocks, a 1x1 transition, global average pooling and a 1x1 conv head.",
+            source="000_24d612c4cb02c161.txt",
+            reported_best_acc=99.38,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=128,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.1,
+                weight_decay=1e-4,
+                dropout=0.05,
+                augment=MILD,
+                notes=(
+                    "SGD with Nesterov momentum, OneCycleLR, batch 128, 15 epochs: as the write-up",
+                    f"peak LR, weight decay, dropout rate and augmentation: {SILENT}",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="conv5x5_linear_19.9k",
+            builder=models.conv5x5_linear_20k,
+            description="Four biased 5x5 convolutions with BN and dropout, global average pooling and a linear head.",
+            source="001_681e07c189af2c53.txt",
+            reported_best_acc=99.54,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=128,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.1,
+                weight_decay=1e-4,
+                dropout=0.05,
+                augment=MILD,
+                notes=(
+                    "BN and dropout as the layer table; ReLU after each conv/BN, as in forward()",
+                    f"optimizer, schedule, batch size, dropout rate and augmentation: {SILENT}",
+                    "15 epochs: the write-up reports >99% within 15 epochs and its best at epoch 16",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="wide_gap_fc_18.2k",
+            builder=models.wide_gap_fc_18k,
+            description="model_v0: same-padded 3x3 convs widening 4 to 40 channels, two max-pools, GAP and a linear layer.",
+            source="002_86d878d7acb7154b.txt",
+            reported_best_acc=99.44,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=64,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.05,
+                weight_decay=1e-4,
+                augment=MILD,
+                notes=(
+                    "batch 64 (938 steps per epoch in the log), 15 epochs: as the write-up",
+                    f"optimizer, schedule, augmentation: {SILENT}",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="christmas_tree_11.0k",
+            builder=models.christmas_tree_11k,
+            description="model_v1: expand-then-squeeze ('christmas tree') blocks with 1x1 convs and a 7x7 conv as head.",
+            source="002_86d878d7acb7154b.txt",
+            reported_best_acc=99.40,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=64,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.05,
+                weight_decay=1e-4,
+                dropout=0.05,
+                augment=MILD,
+                notes=(
+                    "batch 64 (938 steps per epoch in the log), 15 epochs, Dropout2d: as the write-up",
+                    f"optimizer, schedule, dropout rate and augmentation: {SILENT}",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="squeeze1x1_4.2k",
+            builder=models.tiny_1x1_squeeze_4k,
+            description="model_v2: the smallest seed; 1x1 squeezes between 3x3 convs and a 5x5 average-pool head.",
+            source="002_86d878d7acb7154b.txt",
+            reported_best_acc=99.16,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=128,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.1,
+                weight_decay=1e-4,
+                dropout=0.02,
+                augment=MILD,
+                notes=(
+                    "batch 128 (469 steps per epoch in the log), 15 epochs, Dropout2d: as the write-up",
+                    f"optimizer, schedule, dropout rate and augmentation: {SILENT}",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="padded_gap_7.9k",
+            builder=models.padded_gap_8k,
+            description="model_v3: same-padded 3x3 blocks, a 1x1 squeeze, two valid 3x3 convs, GAP and a 1x1 conv head.",
+            source="002_86d878d7acb7154b.txt",
+            reported_best_acc=99.44,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=64,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.05,
+                weight_decay=1e-4,
+                dropout=0.05,
+                augment=MILD,
+                notes=(
+                    "15 epochs and Dropout2d as the write-up",
+                    "batch 64 instead of the log's 32 (1875 steps per epoch): twice the CPU throughput",
+                    f"optimizer, schedule, dropout rate and augmentation: {SILENT}",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="three_blocks_9.6k",
+            builder=models.three_blocks_linear_10k,
+            description="Three conv blocks (biased 3x3 convs with BN), the last ending in a 2x2 conv to 1x1, and a linear head.",
+            source="003_cdd6a8636d3ab82f.txt",
+            reported_best_acc=99.64,
+            recipe=Recipe(
+                epochs=10,
+                batch_size=128,
+                optimizer="adagrad",
+                max_lr=0.75,
+                pct_start=0.3,
+                div_factor=7.5,
+                augment=Augment(rotation=15.0, translate=2.0),
+                notes=(
+                    "Adagrad, OneCycleLR peak 0.75 at 30% with div_factor 7.5, no momentum cycling, "
+                    "batch 128 (469 steps), 10 epochs, rotation +-15 deg, translation +-2 px: as the write-up",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="depthwise_6.5k",
+            builder=models.depthwise_separable_6k,
+            description="Depthwise 3x3 + pointwise 1x1 pairs in place of full convs, BN and dropout, a 1x1 conv head.",
+            source="004_b89832e471deb202.txt",
+            reported_best_acc=99.45,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=128,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.1,
+                weight_decay=1e-4,
+                dropout=0.03,
+                augment=MILD,
+                notes=(
+                    "batch 128 (469 steps per epoch in the log), 15 epochs: as the write-up",
+                    f"optimizer, schedule, dropout rate and augmentation: {SILENT}",
+                ),
+            ),
+        ),
+    ]
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registered model called ``name``; a KeyError lists the valid names."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}") from None

@@ -1,0 +1,104 @@
+"""What a model is made of: the torchsummary-style layer table, MACs and size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .checkpoints import LoadedModel
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int  # position among the model's leaf layers, from 1 as torchsummary counts
+    kind: str  # the module's class name, e.g. "Conv2d"
+    output_shape: tuple[int, ...]  # without the batch dimension
+    params: int
+    macs: int  # multiply-accumulates for one image
+    module: nn.Module
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}-{self.index}"
+
+
+def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        return output[0].numel() * (module.in_channels // module.groups) * kh * kw
+    if isinstance(module, nn.Linear):
+        return module.in_features * module.out_features
+    return 0
+
+
+@torch.no_grad()
+def layer_table(model: nn.Module) -> list[Layer]:
+    """One row per leaf layer in forward order, for a single 1x28x28 input."""
+    leaves = [m for m in model.modules() if not list(m.children())]
+    captured: dict[nn.Module, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda mod, _inp, out: captured.setdefault(mod, out)) for m in leaves]
+    was_training = model.training
+    try:
+        model.eval()
+        model(torch.zeros(1, 1, 28, 28))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return [
+        Layer(i, type(m).__name__, tuple(out.shape[1:]), count_params(m), layer_macs(m, out), m)
+        for i, (m, out) in enumerate(captured.items(), start=1)
+    ]
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def weights_kb(model: nn.Module) -> float:
+    """Size of the stored weights and buffers (fp32) in kilobytes."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors) / 1024
+
+
+def model_card(loaded: LoadedModel) -> dict:
+    """Everything the app's model card shows, from the architecture and the checkpoint."""
+    layers = layer_table(loaded.model)
+    history = loaded.meta["history"]
+    best = max(history, key=lambda h: h["test_acc"])
+    return {
+        "layers": [{"layer": row.label, "output shape": "x".join(map(str, row.output_shape)), "params": row.params} for row in layers],
+        "params": count_params(loaded.model),
+        "macs": sum(row.macs for row in layers),
+        "weights_kb": weights_kb(loaded.model),
+        "final_acc": history[-1]["test_acc"],
+        "best_acc": best["test_acc"],
+        "best_epoch": best["epoch"],
+        "epochs": len(history),
+        "train_seconds": loaded.meta["train_seconds"],
+        "recipe": loaded.meta["recipe"],
+        "source": loaded.meta.get("source", ""),
+        "description": loaded.meta.get("description", ""),
+    }
+
+
+def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
+    """One row per model for the zoo table and the size-vs-accuracy scatter."""
+    rows = []
+    for name, loaded in models.items():
+        card = model_card(loaded)
+        rows.append(
+            {
+                "name": name,
+                "params": card["params"],
+                "MACs": card["macs"],
+                "accuracy": card["final_acc"],
+                "best accuracy": card["best_acc"],
+                "epochs": card["epochs"],
+                "train seconds": card["train_seconds"],
+                "source": card["source"],
+            }
+        )
+    return rows

@@ -1,0 +1,283 @@
+"""Train and evaluate loops: the whole dataset as one tensor, batched augmentation, no DataLoader.
+
+``train_model`` trains one registered model with its recipe and writes a checkpoint after
+every epoch (weights, JSON history, resume state), so an interrupted run loses at most the
+epoch in progress and ``resume=True`` continues where it stopped, with the same result as an
+uninterrupted run: every epoch draws its shuffling, augmentation and dropout from its own seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from tqdm import tqdm
+
+from .checkpoints import CheckpointError, atomic_write, meta_path, read_meta, save_checkpoint, torch_load_state
+from .data import MNIST, normalize
+from .registry import ModelSpec, Recipe
+
+EVAL_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Tensors:
+    """MNIST normalised once and placed on the training device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    checksum: str
+
+    @classmethod
+    def from_mnist(cls, data: MNIST, device: torch.device) -> Tensors:
+        return cls(
+            normalize(data.train_images).to(device),
+            data.train_labels.to(device),
+            normalize(data.test_images).to(device),
+            data.test_labels.to(device),
+            data.checksum(),
+        )
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(name, False):
+        raise ValueError(f"device {name!r} is not available here (use auto or cpu)")
+    return torch.device(name)
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    params, lr, wd = model.parameters(), recipe.max_lr, recipe.weight_decay
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov, weight_decay=wd)
+    if recipe.optimizer == "adam":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if recipe.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=recipe.max_lr,
+        epochs=recipe.epochs,
+        steps_per_epoch=steps_per_epoch,
+        pct_start=recipe.pct_start,
+        div_factor=recipe.div_factor,
+        final_div_factor=recipe.final_div_factor,
+        cycle_momentum=recipe.optimizer == "sgd",
+    )
+
+
+def autocast(device: torch.device):
+    """bf16 autocast where it speeds training up (CPU, CUDA); the loss stays in fp32."""
+    enabled = device.type in ("cpu", "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: Tensors,
+    recipe: Recipe,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    progress: tqdm | None = None,
+) -> tuple[float, float, float]:
+    """One pass over the shuffled, augmented training set: (mean loss, accuracy %, last LR)."""
+    model.train()
+    device = data.train_x.device
+    order = torch.randperm(len(data.train_x), generator=generator).to(device)
+    loss_sum, correct, seen = 0.0, 0, 0
+    for start in range(0, len(order), recipe.batch_size):
+        idx = order[start : start + recipe.batch_size]
+        x = recipe.augment(data.train_x[idx].cpu(), generator).to(device, memory_format=torch.channels_last)
+        y = data.train_y[idx]
+        with autocast(device):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        if progress is not None:
+            progress.update(len(y))
+            progress.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}%", refresh=False)
+    return loss_sum / seen, 100.0 * correct / seen, scheduler.get_last_lr()[0]
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """Mean loss, accuracy % and predictions on normalised images, in fp32 (as the app runs)."""
+    model.eval()
+    loss_sum, predictions = 0.0, []
+    for start in range(0, len(images), EVAL_BATCH):
+        x = images[start : start + EVAL_BATCH].contiguous(memory_format=torch.channels_last)
+        logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, labels[start : start + EVAL_BATCH], reduction="sum").item()
+        predictions.append(logits.argmax(1))
+    predicted = torch.cat(predictions)
+    return loss_sum / len(images), 100.0 * (predicted == labels).float().mean().item(), predicted.cpu()
+
+
+def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor) -> list[list[int]]:
+    """10x10 counts, rows = true digit, columns = predicted digit."""
+    counts = torch.bincount(labels.cpu() * 10 + predicted.cpu(), minlength=100)
+    return counts.reshape(10, 10).tolist()
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+    }
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A distinct, reproducible seed per (run seed, epoch), so resuming replays the same epochs."""
+    return seed * 1_000_003 + epoch
+
+
+def resume_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / f"{name}.resume.pt"
+
+
+def finished_run(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The metadata of a completed checkpoint of the same recipe, seed and data, if any."""
+    try:
+        done = read_meta(meta_path(out_dir, meta["name"]))
+    except CheckpointError:
+        return None
+    keys = ("recipe", "seed", "data_sha256", "train_images")
+    return done if done.get("complete") and all(done.get(k) == meta[k] for k in keys) else None
+
+
+def train_model(
+    spec: ModelSpec,
+    data: Tensors,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+    log: Callable[[str], None] = tqdm.write,
+    train_subset: int | None = None,
+) -> dict[str, Any]:
+    """Train ``spec`` with its recipe, checkpointing every epoch; returns the final metadata.
+
+    ``epochs`` overrides the recipe's epoch count (the LR schedule is stretched to fit).
+    ``train_subset`` trains on the first N images only (for quick tests).
+    """
+    recipe = spec.recipe if epochs is None else dataclasses.replace(spec.recipe, epochs=epochs)
+    if train_subset is not None:
+        data = Tensors(data.train_x[:train_subset], data.train_y[:train_subset], data.test_x, data.test_y, data.checksum)
+    device = data.train_x.device
+    steps_per_epoch = -(-len(data.train_x) // recipe.batch_size)
+
+    torch.manual_seed(seed)
+    model = spec.build().to(device, memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
+    meta: dict[str, Any] = {
+        "name": spec.name,
+        "description": spec.description,
+        "source": spec.source,
+        "params": sum(p.numel() for p in model.parameters()),
+        "recipe": recipe.to_dict(),
+        "seed": seed,
+        "device": device.type,
+        "train_images": len(data.train_x),
+        "data_sha256": data.checksum,
+        "versions": library_versions(),
+        "trained_at": None,
+        "train_seconds": 0.0,
+        "epochs_completed": 0,
+        "complete": False,
+        "history": [],
+    }
+
+    state_file = resume_path(out_dir, spec.name)
+    if resume and not state_file.exists():
+        finished = finished_run(out_dir, meta)
+        if finished is not None:
+            log(f"{spec.name}: already trained with this recipe and seed; skipping")
+            return finished
+    if resume and state_file.exists():
+        state = torch_load_state(state_file)
+        same_run = state["meta"]["recipe"] == meta["recipe"] and state["meta"]["seed"] == seed
+        if same_run and state["meta"]["data_sha256"] == data.checksum:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            meta = state["meta"]
+            log(f"{spec.name}: resuming after epoch {meta['epochs_completed']} of {recipe.epochs}")
+        else:
+            log(f"{spec.name}: resume state is from a different recipe, seed or data set; starting over")
+
+    for epoch in range(meta["epochs_completed"] + 1, recipe.epochs + 1):
+        started = time.perf_counter()
+        torch.manual_seed(epoch_seed(seed, epoch))  # dropout
+        generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))  # order, augmentation
+        desc = f"{spec.name} {epoch}/{recipe.epochs}"
+        with tqdm(total=len(data.train_x), desc=desc, unit="img", leave=False, disable=not show_progress) as bar:
+            train_loss, train_acc, lr = train_one_epoch(model, data, recipe, optimizer, scheduler, generator, bar)
+        test_loss, test_acc, predicted = evaluate(model, data.test_x, data.test_y)
+        seconds = time.perf_counter() - started
+        meta["history"].append(
+            {
+                "epoch": epoch,
+                "train_loss": round(train_loss, 6),
+                "train_acc": round(train_acc, 4),
+                "test_loss": round(test_loss, 6),
+                "test_acc": round(test_acc, 4),
+                "lr": lr,
+                "seconds": round(seconds, 2),
+            }
+        )
+        wrong = (predicted != data.test_y.cpu()).nonzero().flatten().tolist()
+        meta.update(
+            epochs_completed=epoch,
+            complete=epoch == recipe.epochs,
+            train_seconds=round(meta["train_seconds"] + seconds, 2),
+            trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            confusion_matrix=confusion_matrix(data.test_y, predicted),
+            misclassified=[{"index": i, "label": int(data.test_y[i]), "predicted": int(predicted[i])} for i in wrong],
+        )
+        save_checkpoint(model, meta, out_dir)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "meta": meta}
+        atomic_write(state_file, lambda p, state=state: torch.save(state, p))
+        log(
+            f"{spec.name} epoch {epoch:>2}/{recipe.epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
+            f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:5.1f}s"
+        )
+    state_file.unlink(missing_ok=True)
+    return meta

@@ -1,0 +1,229 @@
+"""mnist_small in the browser: draw a digit and watch compact CNNs react.
+
+    streamlit run streamlit_app.py
+
+Layout and widgets only; every computation lives in the ``mnist_small`` package.
+Settings: MNIST_SMALL_CHECKPOINTS (default ./checkpoints) and MNIST_SMALL_DATA (default
+./data, a folder with MNIST/raw/ for the gallery of misclassified test digits).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mnist_small import plots
+from mnist_small.checkpoints import load_all
+from mnist_small.data import DataError, load_mnist
+from mnist_small.inference import all_probabilities, feature_maps, saliency
+from mnist_small.preprocess import NO_DIGIT, Prepared, prepare
+from mnist_small.summary import layer_table, model_card, overview_rows
+
+HERE = Path(__file__).resolve().parent
+CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
+DATA_DIR = Path(os.environ.get("MNIST_SMALL_DATA", HERE / "data"))
+CANVAS = 280
+log = logging.getLogger("mnist_small.app")
+
+st.set_page_config(page_title="mnist_small: draw a digit", page_icon="✏️", layout="wide")
+
+
+@contextmanager
+def guard(view: str):
+    """Keep one failing view from taking the page down; the traceback goes to the server log."""
+    try:
+        yield
+    except Exception:
+        log.exception("view %r failed", view)
+        st.error(f"The {view} view hit an unexpected error (details are in the server log). The other views still work.")
+
+
+# Cached per folder, so models load once per process (and tests can point at other folders).
+@st.cache_resource(show_spinner="Loading models…")
+def zoo(folder: Path = CHECKPOINTS) -> tuple[dict, dict]:
+    return load_all(folder)
+
+
+@st.cache_data
+def card(name: str, folder: Path = CHECKPOINTS) -> dict:
+    return model_card(zoo(folder)[0][name])
+
+
+@st.cache_data
+def overview(folder: Path = CHECKPOINTS) -> list[dict]:
+    return overview_rows(zoo(folder)[0])
+
+
+@st.cache_resource(show_spinner="Reading MNIST test images…")
+def test_images(folder: Path = DATA_DIR) -> np.ndarray | None:
+    try:
+        return load_mnist(folder, allow_download=False).test_images[:, 0].numpy()
+    except DataError as err:
+        log.info("no MNIST test images: %s", err)
+        return None
+
+
+def label(name: str) -> str:
+    c = card(name)
+    return f"{name} · {c['params']:,} params · {c['final_acc']:.2f}%"
+
+
+models, failed = zoo()
+if not models:
+    st.title("✏️ mnist_small")
+    st.error(f"No trained models found in `{CHECKPOINTS}`.")
+    st.markdown("Train them first (about 15 minutes on a laptop CPU), then reload this page:\n\n```\npython train.py\n```")
+    for reason in failed.values():
+        st.warning(f"Unavailable: {reason}")
+    st.stop()
+
+# ---- sidebar: model choice and settings -------------------------------------------------
+with st.sidebar:
+    st.title("✏️ mnist_small")
+    chosen = st.selectbox("Model", list(models), format_func=label, key="model")
+    st.caption(card(chosen)["description"])
+    stroke = st.slider("Brush width", 8, 40, 20, key="stroke")
+    if st.button("Clear the canvas", width="stretch"):
+        st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1
+    for name, reason in failed.items():
+        st.warning(f"**{name}** is unavailable: {reason}")
+    st.caption("Draw one digit, large, in the black square. Undo and reset are in the canvas toolbar (hover over it).")
+
+tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = st.tabs(
+    ["✏️ Draw", "⚖️ Compare models", "🔬 Inside the model", "📈 Training curves", "🧩 Model card", "🏆 Zoo", "❌ Errors on MNIST"]
+)
+
+# ---- draw ---------------------------------------------------------------------------------
+with tab_draw:
+    left, right = st.columns([1, 1.4], gap="large")
+    with left:
+        canvas = st_canvas(
+            stroke_width=stroke,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS,
+            width=CANVAS,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas-{st.session_state.get('canvas_version', 0)}",
+        )
+        drawing = prepare(canvas.image_data) if canvas.image_data is not None else Prepared(None, message=NO_DIGIT)
+        if drawing.has_digit:
+            st.image(np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True)
+    probs = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
+    with right, guard("prediction"):
+        if not drawing.has_digit:
+            st.info("✏️ Draw a digit on the black canvas: the models will answer as soon as you lift the mouse.")
+        else:
+            p = probs[chosen]
+            digit = int(p.argmax())
+            st.markdown(
+                f"<div style='font-size:1.4rem'>{chosen} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
+                f"<div style='font-size:1.4rem'>with {100 * p[digit]:.1f}% confidence</div>",
+                unsafe_allow_html=True,
+            )
+            if drawing.warning:
+                st.warning(drawing.warning)
+            st.plotly_chart(plots.probability_bars(p), width="stretch", key="bars")
+
+# ---- compare ------------------------------------------------------------------------------
+with tab_compare, guard("compare"):
+    if not probs:
+        st.info("Draw a digit in the ✏️ Draw tab to compare every model on it.")
+    else:
+        guesses = {name: int(p.argmax()) for name, p in probs.items()}
+        votes = np.bincount(list(guesses.values()), minlength=10)
+        if votes.max() == len(guesses):
+            st.success(f"All {len(guesses)} models agree: **{votes.argmax()}**")
+        else:
+            st.warning("The models disagree: " + ", ".join(f"**{d}** ({n})" for d, n in enumerate(votes) if n))
+        st.plotly_chart(plots.compare_heatmap(probs), width="stretch", key="compare")
+        st.dataframe(
+            [
+                {"model": n, "guess": g, "confidence (%)": round(100 * float(probs[n][g]), 1), "test accuracy (%)": card(n)["final_acc"]}
+                for n, g in guesses.items()
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+
+# ---- inside the model ---------------------------------------------------------------------
+with tab_inside, guard("inside the model"):
+    if not drawing.has_digit:
+        st.info("Draw a digit in the ✏️ Draw tab to look inside the model.")
+    else:
+        model = models[chosen].model
+        layers = [row for row in layer_table(model) if len(row.output_shape) == 3 and row.output_shape[1] > 1]
+        picked = st.selectbox(
+            "Layer",
+            range(len(layers)),
+            format_func=lambda i: f"{layers[i].label}  ({'x'.join(map(str, layers[i].output_shape))})",
+            key="layer",
+        )
+        x = drawing.tensor()
+        st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
+        target = int(probs[chosen].argmax())
+        a, b = st.columns(2)
+        a.plotly_chart(plots.image(drawing.image, "input (28x28)"), width="stretch", key="input")
+        b.plotly_chart(
+            plots.image(saliency(model, x, target), f"saliency for '{target}'", colorscale="hot"), width="stretch", key="saliency"
+        )
+        st.caption("Saliency: how strongly each input pixel changes the predicted digit's score (the gradient's size).")
+
+# ---- training curves ----------------------------------------------------------------------
+with tab_curves, guard("training curves"):
+    shown = st.multiselect("Models", list(models), default=[chosen], key="curve_models")
+    if shown:
+        st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
+        st.caption("Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch.")
+    else:
+        st.info("Pick at least one model.")
+
+# ---- model card ---------------------------------------------------------------------------
+with tab_model, guard("model card"):
+    c = card(chosen)
+    st.subheader(chosen)
+    st.write(c["description"])
+    cols = st.columns(5)
+    cols[0].metric("parameters", f"{c['params']:,}")
+    cols[1].metric("MACs per image", f"{c['macs'] / 1e6:.2f} M")
+    cols[2].metric("weights", f"{c['weights_kb']:.1f} KB")
+    cols[3].metric("final test accuracy", f"{c['final_acc']:.2f}%")
+    cols[4].metric("best test accuracy", f"{c['best_acc']:.2f}%", help=f"epoch {c['best_epoch']} of {c['epochs']}")
+    left, right = st.columns([1.2, 1])
+    left.dataframe(c["layers"], hide_index=True, width="stretch", height=min(36 * len(c["layers"]) + 38, 700))
+    right.markdown(f"**Trained** {c['epochs']} epochs in {c['train_seconds']:.0f} s  \n**Source write-up** `{c['source']}`")
+    right.json(c["recipe"], expanded=True)
+
+# ---- zoo ----------------------------------------------------------------------------------
+with tab_zoo, guard("zoo"):
+    rows = overview()
+    st.plotly_chart(plots.zoo_scatter(rows), width="stretch", key="zoo")
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+# ---- errors on MNIST ----------------------------------------------------------------------
+with tab_errors, guard("errors"):
+    meta = models[chosen].meta
+    wrong = meta.get("misclassified", [])
+    st.markdown(f"**{chosen}** misclassifies **{len(wrong)}** of the 10,000 MNIST test images.")
+    st.plotly_chart(
+        plots.confusion_heatmap(meta["confusion_matrix"], "Test-set confusion matrix (mistakes only)"), width="stretch", key="confusion"
+    )
+    images = test_images()
+    if images is None:
+        st.info(
+            f"To see the misclassified digits themselves, put MNIST in `{DATA_DIR}/MNIST/raw/` "
+            "(for example `python -m mnist_small evaluate` downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
+        )
+    elif wrong:
+        shown = wrong[:48]
+        gallery = images[[w["index"] for w in shown]] / 255.0
+        captions = [f"{w['label']}→{w['predicted']}" for w in shown]
+        st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
+        st.caption(f"True → predicted label; the first {len(shown)} of {len(wrong)}.")

@@ -1,0 +1,116 @@
+"""The Streamlit app under AppTest, with the canvas replaced by a fake that returns a drawing."""
+
+import json
+import shutil
+import sys
+import types
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_small.registry import REGISTRY
+
+from .conftest import CHECKPOINTS, ROOT, draw_on_canvas
+
+APP = str(ROOT / "streamlit_app.py")
+FIRST = next(iter(REGISTRY))
+
+
+class FakeCanvas:
+    """Stands in for streamlit_drawable_canvas, which only registers inside a real browser session."""
+
+    def __init__(self):
+        self.image = None
+        self.module = types.ModuleType("streamlit_drawable_canvas")
+        self.module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=self.image, json_data=None)
+
+
+@pytest.fixture
+def canvas(monkeypatch):
+    fake = FakeCanvas()
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", fake.module)
+    return fake
+
+
+def run_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def chart(at: AppTest, key: str) -> dict:
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if element.proto.id.endswith(key) or key in element.proto.id:
+            return spec
+    raise AssertionError(f"no plotly chart {key!r} on the page")
+
+
+def decode(values) -> np.ndarray:
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return np.asarray(values, dtype=float)
+
+
+def page_text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [w.value for w in at.warning] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_empty_canvas_shows_the_hint(canvas):
+    at = run_app()
+    assert not at.exception
+    assert any("Draw a digit" in i.value for i in at.info)
+    assert not [c for c in at.get("plotly_chart") if "bars" in c.proto.id]
+
+
+@pytest.mark.parametrize("index", [0, 2])  # a 7 and a 1 from the MNIST test set
+def test_drawn_digit_gives_bars_topped_by_that_digit(canvas, mnist, index):
+    label = int(mnist.test_labels[index])
+    canvas.image = draw_on_canvas(mnist.test_images[index, 0].numpy())
+    at = run_app()
+    assert not at.exception
+    bars = chart(at, "bars")["data"][0]
+    assert int(np.argmax(decode(bars["y"]))) == label
+    assert f"font-weight:700;line-height:1'>{label}</div>" in page_text(at)
+
+
+def test_switching_model_keeps_the_drawing(canvas, mnist):
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    at = run_app()
+    other = list(REGISTRY)[-1]
+    at.selectbox(key="model").select(other).run()
+    assert not at.exception
+    assert f"{other} says" in page_text(at)
+    assert chart(at, "bars") and chart(at, "compare")
+
+
+def test_curves_tab_uses_the_stored_history(canvas):
+    at = run_app()
+    history = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())["history"]
+    spec = chart(at, "curves")
+    test_acc = next(t for t in spec["data"] if t["name"] == f"{FIRST} test" and t.get("xaxis") == "x2")
+    np.testing.assert_allclose(decode(test_acc["y"]), [h["test_acc"] for h in history])
+
+
+def test_corrupt_checkpoint_is_unavailable_and_others_work(canvas, mnist, tmp_path, monkeypatch):
+    shutil.copytree(CHECKPOINTS, tmp_path / "ckpt")
+    broken = tmp_path / "ckpt" / f"{FIRST}.safetensors"
+    broken.write_bytes(broken.read_bytes()[:64])
+    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(tmp_path / "ckpt"))
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    at = run_app()
+    assert not at.exception
+    assert any(FIRST in w.value and "unavailable" in w.value for w in at.sidebar.warning)
+    options = at.selectbox(key="model").options
+    assert len(options) == len(REGISTRY) - 1 and not any(o.startswith(FIRST) for o in options)
+    assert int(np.argmax(decode(chart(at, "bars")["data"][0]["y"]))) == 7
+
+
+def test_no_checkpoints_says_how_to_train(canvas, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(tmp_path))
+    at = run_app()
+    assert not at.exception
+    assert any("No trained models" in e.value for e in at.error)
+    assert "python train.py" in page_text(at)

@@ -1,0 +1,70 @@
+"""`python -m mnist_small evaluate|predict` on the shipped checkpoints."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_small.registry import REGISTRY
+
+from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
+
+
+def run_cli(*args):
+    proc = subprocess.run([sys.executable, "-m", "mnist_small", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def evaluation(mnist):
+    proc = run_cli("evaluate", "--data-dir", str(MNIST_DIR), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_every_registered_model_is_shipped():
+    missing = [n for n in REGISTRY if not (CHECKPOINTS / f"{n}.safetensors").exists()]
+    assert not missing, f"train them with: python train.py --models {' '.join(missing)}"
+
+
+def test_evaluate_json_shape(evaluation):
+    assert set(evaluation) == set(REGISTRY)
+    for row in evaluation.values():
+        assert set(row) == {"params", "accuracy", "recorded_accuracy"}
+        assert isinstance(row["params"], int) and isinstance(row["accuracy"], float)
+
+
+def test_shipped_checkpoints_reach_their_recorded_accuracy(evaluation):
+    """The history was written by the training run; re-evaluating must agree with it."""
+    for name, row in evaluation.items():
+        assert row["accuracy"] == pytest.approx(row["recorded_accuracy"], abs=0.031), name
+        assert row["accuracy"] > 98.5, name
+
+
+def test_predict_json(tmp_path, mnist):
+    digit = tmp_path / "seven.png"
+    Image.fromarray(255 - mnist.test_images[0, 0].numpy()).resize((200, 200)).save(digit)  # a 7, dark on light
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(blank)
+    proc = run_cli("predict", str(digit), str(blank), "--json")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert [r["file"] for r in results] == [str(digit), str(blank)]
+    seven, empty = results
+    assert set(seven["models"]) == set(REGISTRY)
+    for out in seven["models"].values():
+        assert len(out["probabilities"]) == 10 and sum(out["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert out["label"] == int(np.argmax(out["probabilities"]))
+    assert sum(out["label"] == 7 for out in seven["models"].values()) >= len(REGISTRY) - 1
+    assert "message" in empty and all(out["label"] is None for out in empty["models"].values())
+
+
+def test_predict_unreadable_file(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("nope")
+    proc = run_cli("predict", str(bad))
+    assert proc.returncode == 1
+    assert "not a readable image" in proc.stdout

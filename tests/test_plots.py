@@ -1,0 +1,50 @@
+import numpy as np
+
+from mnist_small import plots
+
+HISTORY = [
+    {"epoch": e, "train_loss": 1 / e, "train_acc": 90 + e, "test_loss": 0.5 / e, "test_acc": 95 + e / 2, "lr": 0.1 / e, "seconds": 1.0}
+    for e in (1, 2, 3)
+]
+
+
+def test_probability_bars_mark_the_top_digit():
+    probs = np.full(10, 0.02)
+    probs[3] = 0.82
+    fig = plots.probability_bars(probs)
+    bar = fig.data[0]
+    assert list(bar.x) == [str(d) for d in range(10)]
+    assert bar.marker.color[3] == plots.ACCENT and bar.marker.color.count(plots.ACCENT) == 1
+    assert np.isclose(bar.y[3], 82)
+
+
+def test_compare_heatmap_has_a_row_per_model():
+    fig = plots.compare_heatmap({"a": np.eye(10)[1], "b": np.eye(10)[2]})
+    assert list(fig.data[0].y) == ["a", "b"]
+    assert np.asarray(fig.data[0].z).shape == (2, 10)
+
+
+def test_training_curves_from_history():
+    fig = plots.training_curves({"m1": HISTORY, "m2": HISTORY})
+    names = [t.name for t in fig.data]
+    assert "m1 test" in names and "m2 train" in names and "m1 lr" in names
+    test_acc = next(t for t in fig.data if t.name == "m1 test" and t.xaxis == "x2")
+    assert list(test_acc.y) == [h["test_acc"] for h in HISTORY]
+
+
+def test_confusion_heatmap_hides_the_diagonal():
+    matrix = (np.eye(10) * 100 + 1).astype(int).tolist()
+    z = np.asarray(plots.confusion_heatmap(matrix).data[0].z, dtype=float)
+    assert np.isnan(np.diag(z)).all() and np.nansum(z) == 90
+
+
+def test_image_grids():
+    assert len(plots.feature_map_grid(np.random.rand(6, 8, 8)).layout.annotations) == 6
+    gallery = plots.digit_gallery(np.random.rand(3, 28, 28), ["1→7", "4→9", "3→5"])
+    assert [a.text for a in gallery.layout.annotations] == ["1→7", "4→9", "3→5"]
+
+
+def test_zoo_scatter_with_drawn_series():
+    rows = [{"name": "a", "params": 5000, "accuracy": 99.1, "drawn": 97.0}]
+    assert len(plots.zoo_scatter(rows).data) == 1
+    assert len(plots.zoo_scatter(rows, extra="drawn").data) == 2

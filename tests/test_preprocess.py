@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_small.preprocess import BOX, Prepared, load_image, prepare, to_grayscale
+
+from .conftest import draw_on_canvas
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(float).ravel(), b.astype(float).ravel()
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 4, 7, 11, 18])
+def test_large_off_centre_canvas_digit_comes_back_like_the_original(mnist, index):
+    original = mnist.test_images[index, 0].numpy()
+    rgba = draw_on_canvas(original, size=210, top=60, left=10)
+    prepared = prepare(rgba)
+    assert prepared.has_digit and prepared.warning is None
+    assert prepared.image.shape == (28, 28)
+    assert similarity(prepared.image, original / 255.0) > 0.85
+
+
+def test_output_is_centred_and_fills_the_mnist_box(mnist):
+    prepared = prepare(draw_on_canvas(mnist.test_images[0, 0].numpy(), size=120, top=150, left=150))
+    ink = prepared.image
+    rows, cols = np.nonzero(ink > 0.05)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 in (BOX - 1, BOX, BOX + 1)
+    com = np.array([(ink.sum(1) * np.arange(28)).sum(), (ink.sum(0) * np.arange(28)).sum()]) / ink.sum()
+    assert np.all(np.abs(com - 14.0) <= 0.75)
+
+
+@pytest.mark.parametrize(
+    "canvas",
+    [
+        np.zeros((280, 280, 4), np.uint8),  # transparent, as the canvas starts
+        np.dstack([np.zeros((280, 280, 3), np.uint8), np.full((280, 280), 255, np.uint8)]),  # opaque black
+        np.full((100, 80), 255, np.uint8),  # white paper, grey
+        np.full((50, 50, 3), 128, np.uint8),  # flat grey
+    ],
+)
+def test_blank_images_are_no_digit(canvas):
+    prepared = prepare(canvas)
+    assert not prepared.has_digit and prepared.message
+    with pytest.raises(ValueError):
+        prepared.tensor()
+
+
+def test_dark_on_light_and_rgb_match_light_on_dark(mnist):
+    digit = mnist.test_images[0, 0].numpy()
+    rgba = draw_on_canvas(digit)
+    light = prepare(rgba).image
+    paper = 255 - rgba[..., 0]  # black ink on white paper, grey
+    assert similarity(prepare(paper).image, light) > 0.99
+    rgb = np.repeat(rgba[..., :1], 3, axis=2)
+    assert similarity(prepare(rgb).image, light) > 0.99
+    dark_strokes_on_transparent = np.dstack([np.zeros_like(rgba[..., :3]), rgba[..., 0]])
+    assert similarity(prepare(dark_strokes_on_transparent).image, light) > 0.99
+
+
+def test_a_dot_and_a_filled_canvas_are_flagged():
+    dot = np.zeros((280, 280), np.uint8)
+    dot[130:145, 130:145] = 255
+    assert prepare(dot).has_digit and "small" in prepare(dot).warning
+    scribble = np.zeros((280, 280), np.uint8)
+    scribble[20:260, 20:260] = 255
+    scribble[::40] = 0
+    assert prepare(scribble).has_digit and "fills" in prepare(scribble).warning
+
+
+def test_tensor_is_normalised_like_training():
+    image = np.zeros((28, 28), np.float32)
+    tensor = Prepared(image).tensor()
+    assert tensor.shape == (1, 1, 28, 28)
+    assert tensor.min().item() == pytest.approx(-0.1307 / 0.3081, abs=1e-4)
+
+
+def test_image_files(tmp_path, mnist):
+    path = tmp_path / "digit.png"
+    Image.fromarray(255 - mnist.test_images[0, 0].numpy()).resize((300, 300)).save(path)
+    assert prepare(load_image(path)).has_digit
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="not a readable image"):
+        load_image(tmp_path / "broken.png")
+    with pytest.raises(ValueError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_rejects_non_image_arrays():
+    with pytest.raises(ValueError, match="expected an image array"):
+        to_grayscale(np.zeros((4, 4, 7)))
