@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_small.checkpoints import CheckpointError, meta_path, read_meta
 from mnist_small.data import DataError, load_mnist
 from mnist_small.registry import REGISTRY
 from mnist_small.training import Tensors, resolve_device, train_model
@@ -42,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs from their last completed epoch; skip finished ones")
     p.add_argument("--jobs", type=int, default=1, help="models trained side by side, each on cores/jobs threads (CPU only; default: 1)")
+    p.add_argument(
+        "--validation",
+        type=int,
+        metavar="N",
+        help="hold out the last N training images and report on them instead of the test set (for tuning)",
+    )
     p.add_argument("--train-subset", type=int, help=argparse.SUPPRESS)  # quick smoke tests only
     return p.parse_args(argv)
 
@@ -59,7 +66,16 @@ def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) ->
         resume=args.resume,
         show_progress=not quiet,
         train_subset=args.train_subset,
+        validation=args.validation,
     )
+
+
+def last_seconds(name: str, out: str) -> float:
+    """Training time of the checkpoint already in ``out`` (0 if none): the cost estimate for scheduling."""
+    try:
+        return float(read_meta(meta_path(Path(out), name))["train_seconds"])
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def summary_table(results: list[dict]) -> str:
@@ -88,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         jobs = max(1, min(args.jobs, len(names)))
         threads = max(1, torch.get_num_threads() // jobs)
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(train_one, n, args, threads, jobs > 1) for n in names]
-            results = [f.result() for f in futures]
+            # longest first (by the last run's time), so no core idles at the end
+            futures = {
+                n: pool.submit(train_one, n, args, threads, jobs > 1) for n in sorted(names, key=lambda n: -last_seconds(n, args.out))
+            }
+            results = [futures[n].result() for n in names]
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ whole batches with ``affine_grid``/``grid_sample`` instead of per-sample PIL tra
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import math
@@ -126,22 +127,49 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images - MEAN) / STD
 
 
+def dilate(images: torch.Tensor) -> torch.Tensor:
+    """3x3 grey-level dilation: every stroke one pixel thicker on each side.
+
+    The same as ``max_pool2d(images, 3, 1, 1)`` on non-negative images, ~20x faster on the
+    CPU for one-channel batches: the max of shifted views, rows then columns.
+    """
+    p = F.pad(images, (1, 1, 1, 1))
+    rows = torch.maximum(torch.maximum(p[..., :-2, :], p[..., 1:-1, :]), p[..., 2:, :])
+    return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+
+def erode(images: torch.Tensor) -> torch.Tensor:
+    """3x3 grey-level erosion: every stroke one pixel thinner on each side."""
+    return -dilate(-images)
+
+
+@functools.lru_cache
+def smooth_basis(h: int, w: int) -> torch.Tensor:
+    """(16, h, w): how each point of a 4x4 grid spreads over h x w under bicubic upsampling."""
+    return F.interpolate(torch.eye(16).view(16, 1, 4, 4), size=(h, w), mode="bicubic", align_corners=True)[:, 0]
+
+
 @dataclass(frozen=True)
 class Augment:
-    """Random per-sample affine jitter, drawn for a whole batch at once.
+    """Random per-sample jitter, drawn for a whole batch at once. All zero: no augmentation.
 
     rotation: max degrees either way; translate: max pixels either way; scale: (min, max)
-    zoom; shear: max degrees of horizontal slant. All zero means no augmentation.
+    zoom; shear: max degrees of slant. The drawing-like ones: stroke: max blend (0-1) towards
+    a one-pixel thicker or thinner stroke; aspect: max relative change of the width against
+    the height; elastic: max pixels of a smooth random displacement field.
     """
 
     rotation: float = 0.0
     translate: float = 0.0
     scale: tuple[float, float] = (1.0, 1.0)
     shear: float = 0.0
+    stroke: float = 0.0
+    aspect: float = 0.0
+    elastic: float = 0.0
 
     @property
     def active(self) -> bool:
-        return bool(self.rotation or self.translate or self.shear or self.scale != (1.0, 1.0))
+        return self != Augment()
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment normalised float images (N, 1, H, W); background stays background."""
@@ -149,21 +177,32 @@ class Augment:
             return images
         n, _, h, w = images.shape
 
-        def uniform(low: float, high: float) -> torch.Tensor:
-            return torch.rand(n, generator=generator) * (high - low) + low
+        def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
+            return torch.rand(shape or (n,), generator=generator) * (high - low) + low
+
+        background = -MEAN / STD  # a black pixel after normalisation
+        ink = images - background  # >= 0, zero on the background
+        if self.stroke:
+            amount = uniform(-self.stroke, self.stroke).view(n, 1, 1, 1)
+            target = torch.where(amount > 0, dilate(ink), erode(ink))
+            ink = ink + amount.abs() * (target - ink)
 
         angle = torch.deg2rad(uniform(-self.rotation, self.rotation))
         shear = torch.tan(torch.deg2rad(uniform(-self.shear, self.shear)))
         zoom = uniform(*self.scale)
-        # affine_grid maps output coordinates to input coordinates in [-1, 1] units,
-        # so the inverse transform goes in: rotate by -angle, divide by the zoom.
-        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        zoom_x = zoom * uniform(1 - self.aspect, 1 + self.aspect)
+        # affine_grid maps output coordinates to input coordinates in [-1, 1] units, so the
+        # inverse transform goes in: un-rotate, un-slant, divide by the zoom.
+        cos, sin = torch.cos(angle), torch.sin(angle)
         theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0], theta[:, 0, 1] = cos, sin + shear * cos
-        theta[:, 1, 0], theta[:, 1, 1] = -sin, cos - shear * sin
+        theta[:, 0, 0], theta[:, 0, 1] = cos / zoom_x, (sin + shear * cos) / zoom_x
+        theta[:, 1, 0], theta[:, 1, 1] = -sin / zoom, (cos - shear * sin) / zoom
         theta[:, 0, 2] = uniform(-self.translate, self.translate) * 2 / w
         theta[:, 1, 2] = uniform(-self.translate, self.translate) * 2 / h
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-        background = -MEAN / STD  # a black pixel after normalisation
-        out = F.grid_sample(images - background, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if self.elastic:
+            # a coarse 4x4 random field, upsampled smoothly: gentle, stroke-scale wobbles
+            coarse = uniform(-1, 1, n, 2, 16) * (2 * self.elastic / max(h, w))
+            grid = grid + torch.einsum("nck,khw->nhwc", coarse, smooth_basis(h, w))
+        out = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out + background

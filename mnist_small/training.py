@@ -42,6 +42,11 @@ class Tensors:
     test_y: torch.Tensor
     checksum: str
 
+    def holdout(self, n: int) -> Tensors:
+        """Train on all but the last ``n`` training images and evaluate on those instead of the
+        test set: the split for choosing hyperparameters without looking at the test set."""
+        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum)
+
     @classmethod
     def from_mnist(cls, data: MNIST, device: torch.device) -> Tensors:
         return cls(
@@ -191,13 +196,17 @@ def train_model(
     show_progress: bool = True,
     log: Callable[[str], None] = tqdm.write,
     train_subset: int | None = None,
+    validation: int | None = None,
 ) -> dict[str, Any]:
     """Train ``spec`` with its recipe, checkpointing every epoch; returns the final metadata.
 
     ``epochs`` overrides the recipe's epoch count (the LR schedule is stretched to fit).
-    ``train_subset`` trains on the first N images only (for quick tests).
+    ``train_subset`` trains on the first N images only (for quick tests); ``validation``
+    holds out the last N training images and reports on them in place of the test set.
     """
     recipe = spec.recipe if epochs is None else dataclasses.replace(spec.recipe, epochs=epochs)
+    if validation:
+        data = data.holdout(validation)
     if train_subset is not None:
         data = Tensors(data.train_x[:train_subset], data.train_y[:train_subset], data.test_x, data.test_y, data.checksum)
     device = data.train_x.device
@@ -216,6 +225,9 @@ def train_model(
         "seed": seed,
         "device": device.type,
         "train_images": len(data.train_x),
+        "evaluated_on": f"validation: the last {validation:,} training images"
+        if validation
+        else f"test: {len(data.test_x):,} MNIST test images",
         "data_sha256": data.checksum,
         "versions": library_versions(),
         "trained_at": None,

@@ -1,0 +1,137 @@
+"""The app in real Chromium: cold start, mouse-up -> updated prediction, and 20 sessions at once.
+
+    python benchmarks/browser_latency.py [--drawings 12] [--sessions 20]
+
+Starts `streamlit run streamlit_app.py` on a free localhost port, then
+1. cold start: from launching the server to the app's first rendered text;
+2. latency: clears the canvas, draws a digit, and times mouse-up -> the prediction shown,
+   median over --drawings drawings;
+3. load: --sessions browser pages draw at the same time against the one server, each
+   --rounds times; reports errors and the p95 update time. Bounded: every wait times out.
+Needs Debian's chromium at /usr/bin/chromium. Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+FLAGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+HINT = "Draw a digit on the black canvas"
+ONE = [(150, 40), (145, 140), (140, 245)]
+SEVEN = [(60, 50), (220, 50), (120, 250)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+async def draw_and_time(page, stroke) -> float:
+    """Clear the canvas, draw ``stroke``, return ms from mouse-up to the prediction on screen."""
+    await page.get_by_role("button", name="Clear the canvas").click()
+    await page.get_by_text(HINT).wait_for(timeout=30_000)
+    canvas = page.locator(CANVAS)
+    await canvas.wait_for(timeout=30_000)
+    box = await canvas.bounding_box()
+    await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+    await page.mouse.down()
+    for x, y in stroke[1:]:
+        await page.mouse.move(box["x"] + x, box["y"] + y, steps=10)
+    start = time.perf_counter()
+    await page.mouse.up()
+    await page.locator("div[style*='font-size:6rem']").first.wait_for(timeout=30_000)
+    return 1000 * (time.perf_counter() - start)
+
+
+async def session(browser, url: str, rounds: int, times: list[float], errors: list[str]) -> None:
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        await page.goto(url, timeout=60_000)
+        await page.get_by_text(HINT).wait_for(timeout=90_000)
+        for i in range(rounds):
+            times.append(await draw_and_time(page, ONE if i % 2 == 0 else SEVEN))
+        if await page.locator('[data-testid="stException"]').count():
+            errors.append("exception element on page")
+    except Exception as err:  # a benchmark reports failures, it does not stop at the first
+        errors.append(f"{type(err).__name__}: {str(err).splitlines()[0]}")
+    finally:
+        await page.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    launched = time.perf_counter()
+    server = start_server(port)
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await page.goto(url, timeout=60_000)
+            await page.get_by_text(HINT).wait_for(timeout=90_000)
+            print(f"cold_start_s: {time.perf_counter() - launched:.2f}")
+
+            latencies = [await draw_and_time(page, ONE if i % 2 == 0 else SEVEN) for i in range(args.drawings)]
+            print(
+                f"update_median_ms: {statistics.median(latencies):.0f}  (n={len(latencies)}, min {min(latencies):.0f}, max {max(latencies):.0f})"
+            )
+            await page.close()
+
+            times: list[float] = []
+            errors: list[str] = []
+            started = time.perf_counter()
+            await asyncio.wait_for(
+                asyncio.gather(*(session(browser, url, args.rounds, times, errors) for _ in range(args.sessions))),
+                timeout=args.timeout,
+            )
+            times.sort()
+            p95 = times[max(0, int(0.95 * len(times)) - 1)] if times else float("nan")
+            print(
+                f"load_sessions: {args.sessions}, updates: {len(times)}, errors: {len(errors)}, wall_s: {time.perf_counter() - started:.1f}"
+            )
+            print(f"load_update_median_ms: {statistics.median(times) if times else float('nan'):.0f}")
+            print(f"load_update_p95_ms: {p95:.0f}")
+            for err in errors[:5]:
+                print(f"  error: {err}")
+            await browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--drawings", type=int, default=12)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds the load phase may take in all")
+    asyncio.run(main(parser.parse_args()))

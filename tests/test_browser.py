@@ -1,0 +1,131 @@
+"""The app in a real Chromium: draw with the mouse, read the prediction, switch views.
+
+Needs Debian's chromium (/usr/bin/chromium); skipped without it unless
+MNIST_SMALL_REQUIRE_BROWSER=1 (set by CI), where a missing browser is a failure.
+Saves screenshots to docs/ for the README.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mnist_small.registry import REGISTRY
+
+from .conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+DOCS = ROOT / "docs"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("MNIST_SMALL_REQUIRE_BROWSER"),
+        reason=f"no {CHROMIUM} (apt-get install chromium)",
+    ),
+]
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)]
+    cmd += ["--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": flags}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1500, "height": 1000}}
+
+
+def draw(page, strokes):
+    """Draw polylines given in canvas pixels (0-280) with the mouse."""
+    canvas = page.locator(CANVAS)
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        (x0, y0), rest = stroke[0], stroke[1:]
+        page.mouse.move(box["x"] + x0, box["y"] + y0)
+        page.mouse.down()
+        for x, y in rest:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=15)
+        page.mouse.up()
+
+
+def big_digit(page) -> str:
+    says = page.get_by_text(re.compile(r" says$"))
+    says.first.wait_for(timeout=20_000)
+    return page.locator("div[style*='font-size:6rem']").first.inner_text(timeout=15_000).strip()
+
+
+def assert_no_error(page):
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in page.content()
+
+
+def test_draw_switch_compare_and_curves(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("Draw a digit on the black canvas").wait_for(timeout=60_000)
+    DOCS.mkdir(exist_ok=True)
+
+    draw(page, [[(150, 40), (145, 140), (140, 245)]])  # a one
+    assert big_digit(page) == "1"
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(DOCS / "app-draw.png"))
+
+    # switch the model in the sidebar; the drawing stays and the new model answers
+    other = list(REGISTRY)[-1]
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=re.compile(re.escape(other))).click()
+    page.get_by_text(f"{other} says").wait_for(timeout=20_000)
+    assert big_digit(page) == "1"
+
+    page.get_by_role("tab", name=re.compile("Compare models")).click()
+    page.get_by_text(re.compile(r"models (agree|disagree)")).first.wait_for(timeout=20_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(DOCS / "app-compare.png"))
+
+    page.get_by_role("tab", name=re.compile("Training curves")).click()
+    page.locator(".js-plotly-plot").last.wait_for(timeout=20_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(DOCS / "app-curves.png"))
+    assert_no_error(page)
