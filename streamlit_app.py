@@ -204,8 +204,13 @@ with tab_model, guard("model card"):
 # ---- zoo ----------------------------------------------------------------------------------
 with tab_zoo, guard("zoo"):
     rows = overview()
-    st.plotly_chart(plots.zoo_scatter(rows), width="stretch", key="zoo")
+    has_drawn = all(r["drawn accuracy"] is not None for r in rows)
+    st.plotly_chart(plots.zoo_scatter(rows, extra="drawn accuracy" if has_drawn else None), width="stretch", key="zoo")
     st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(
+        "accuracy: final epoch on the 10,000 MNIST test images. drawn accuracy: the same digits re-drawn the way a "
+        "canvas drawing looks (random size, place, brush width and slant), through the app's preprocessing."
+    )
 
 # ---- errors on MNIST ----------------------------------------------------------------------
 with tab_errors, guard("errors"):

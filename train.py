@@ -12,6 +12,7 @@ every epoch, so an interrupted run keeps its last completed epoch.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -53,10 +54,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@functools.cache
+def tensors(data_dir: str, device: str, drawn: bool) -> Tensors:
+    """The data set, loaded (and drawn MNIST rendered) once per worker process."""
+    return Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
+
+
 def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) -> dict:
     torch.set_num_threads(threads)
-    device = resolve_device(args.device)
-    data = Tensors.from_mnist(load_mnist(args.data_dir), device)
+    data = tensors(args.data_dir, args.device, drawn=not (args.validation or args.train_subset))
     return train_model(
         REGISTRY[name],
         data,
@@ -79,14 +85,14 @@ def last_seconds(name: str, out: str) -> float:
 
 
 def summary_table(results: list[dict]) -> str:
-    header = f"{'model':<22} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8}"
+    header = f"{'model':<22} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8} {'drawn acc':>10}"
     lines = [header, "-" * len(header)]
     for meta in results:
         history = meta["history"]
         best = max(history, key=lambda h: h["test_acc"])
         lines.append(
             f"{meta['name']:<22} {meta['params']:>7,} {history[-1]['test_acc']:>9.2f}% {best['test_acc']:>8.2f}% "
-            f"{best['epoch']:>8} {len(history):>7} {meta['train_seconds']:>7.0f}s"
+            f"{best['epoch']:>8} {len(history):>7} {meta['train_seconds']:>7.0f}s {meta.get('drawn_acc', float('nan')):>9.2f}%"
         )
     return "\n".join(lines)
 

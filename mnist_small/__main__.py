@@ -15,6 +15,7 @@ import torch
 
 from .checkpoints import LoadedModel, load_all
 from .data import DataError, load_mnist, normalize
+from .drawn import drawn_inputs
 from .inference import probabilities
 from .preprocess import load_image, prepare
 from .training import evaluate
@@ -38,17 +39,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     images = normalize(data.test_images)
+    drawn = normalize(drawn_inputs(data.test_images[:, 0])) if args.drawn else None
     report = {}
     for name, loaded in models.items():
         _, accuracy, _ = evaluate(loaded.model, images, data.test_labels)
         report[name] = {"params": loaded.meta["params"], "accuracy": round(accuracy, 4), "recorded_accuracy": loaded.final_acc}
+        if drawn is not None:
+            report[name]["drawn_accuracy"] = round(evaluate(loaded.model, drawn, data.test_labels)[1], 4)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"{'model':<22} {'params':>7} {'accuracy':>9} {'recorded':>9}")
+    print(f"{'model':<22} {'params':>7} {'accuracy':>9} {'recorded':>9}" + (f" {'drawn':>8}" if args.drawn else ""))
     for name, row in report.items():
-        print(f"{name:<22} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%")
-    print(f"\n{len(data.test_labels):,} test images from {args.data_dir}")
+        drawn_column = f" {row['drawn_accuracy']:>7.2f}%" if args.drawn else ""
+        print(f"{name:<22} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%{drawn_column}")
+    print(
+        f"\n{len(data.test_labels):,} test images from {args.data_dir}"
+        + ("; drawn: the same digits re-drawn as on the canvas" if args.drawn else "")
+    )
     return 0
 
 
@@ -92,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("evaluate", help="accuracy of every checkpoint on the 10,000 MNIST test images")
     ev.add_argument("--data-dir", default="data", help="folder with MNIST/raw/ (default: data; downloaded if missing)")
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ev.add_argument(
+        "--drawn", action="store_true", help="also measure accuracy on drawn MNIST: the test digits re-drawn as on the app's canvas"
+    )
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPG, light-on-dark or dark-on-light)")
     pr.add_argument("files", nargs="+", help="image files")
     pr.add_argument("--json", action="store_true", help="print a JSON list, one entry per file")

@@ -195,3 +195,66 @@ def depthwise_separable_6k(dropout: float = 0.05) -> Net:
         nn.AvgPool2d(4),
         conv(10, 10, k=1),
     )
+
+
+# ---- ours (issue: beyond the seeds) ----------------------------------------------------
+
+
+def ours_a(dropout: float = 0.0) -> Net:
+    del dropout
+    return Net(
+        *conv_bn_relu(1, 8, pad=1),
+        *conv_bn_relu(8, 10, pad=1),
+        nn.MaxPool2d(2),  # 14
+        *conv_bn_relu(10, 16, pad=1),
+        *conv_bn_relu(16, 16, pad=1),
+        nn.MaxPool2d(2),  # 7
+        nn.AdaptiveAvgPool2d(1),
+        nn.Linear(16, 10),
+    )
+
+
+def ours_b(dropout: float = 0.0) -> Net:
+    del dropout
+    return Net(
+        *conv_bn_relu(1, 8, pad=1),
+        *conv_bn_relu(8, 8, pad=1),
+        nn.MaxPool2d(2),  # 14
+        *conv_bn_relu(8, 16, pad=1),
+        nn.MaxPool2d(2),  # 7
+        *conv_bn_relu(16, 16, pad=1),
+        conv(16, 10, k=1, bias=True),
+        nn.AdaptiveAvgPool2d(1),
+    )
+
+
+def ours_c(dropout: float = 0.0) -> Net:
+    del dropout
+    return Net(
+        *conv_bn_relu(1, 4, pad=1),
+        *conv_bn_relu(4, 6, pad=1),
+        nn.MaxPool2d(2),  # 14
+        *conv_bn_relu(6, 10, pad=1),
+        nn.MaxPool2d(2),  # 7
+        *conv_bn_relu(10, 10, pad=1),
+        conv(10, 10, k=1, bias=True),
+        nn.AdaptiveAvgPool2d(1),
+    )
+
+
+def ours_e(dropout: float = 0.0) -> Net:
+    del dropout
+    return Net(
+        *conv_bn_relu(1, 8, pad=1),
+        *conv_bn_relu(8, 12, pad=1),
+        nn.MaxPool2d(2),  # 14
+        *conv_bn_relu(12, 20, pad=1),
+        nn.MaxPool2d(2),  # 7
+        conv(20, 20, groups=20, pad=1),
+        *conv_bn_relu(20, 32, k=1),
+        conv(32, 32, groups=32, pad=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Linear(32, 10),
+    )

@@ -24,6 +24,8 @@ MIN_CONTRAST = 0.15  # less difference than this between ink and background: bla
 TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a dot, not a digit
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
 
+STROKE = 2.5  # MNIST's typical stroke width, in pixels of the 20-pixel box
+STROKE_RANGE = (2.0, 3.0)
 NO_DIGIT = "No digit yet: draw one on the canvas."
 
 
@@ -91,6 +93,43 @@ def light_on_dark(grey: np.ndarray) -> np.ndarray:
     return np.clip((grey - background) / contrast, 0.0, 1.0)
 
 
+def grey_dilate(image: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grey-level dilation (radius > 0) or erosion (radius < 0) with a square of side 2|r|+1."""
+    r = abs(radius)
+    sign = 1.0 if radius > 0 else -1.0
+    return sign * F.max_pool2d(sign * image[None, None], 2 * r + 1, stride=1, padding=r)[0, 0]
+
+
+def stroke_width(crop: np.ndarray) -> float:
+    """Mean stroke width in pixels: for a stroke of length L and width w, the area is about
+    w * L and the one-pixel boundary about 2 * L, so w = 2 * area / boundary."""
+    mask = torch.from_numpy(crop > 0.5).float()
+    boundary = (mask - grey_dilate(mask, -1)).sum().item()
+    return 2 * mask.sum().item() / boundary if boundary else 0.0
+
+
+def normalise_stroke(crop: np.ndarray) -> np.ndarray:
+    """Thin a very thick brush or thicken a very thin one to MNIST's stroke width.
+
+    A digit drawn small with a wide brush would otherwise become a blob in the 20-pixel box,
+    and one drawn large with a fine brush a faint trace: both unlike anything in MNIST.
+    """
+    scale = BOX / max(crop.shape)
+    width = stroke_width(crop)
+    if width == 0 or STROKE_RANGE[0] <= width * scale <= STROKE_RANGE[1]:
+        return crop
+    radius = round((STROKE / scale - width) / 2)
+    if radius == 0:
+        return crop
+    padded = torch.from_numpy(np.pad(crop, max(radius, 0)))  # room for the strokes to grow
+    changed = grey_dilate(padded, radius).numpy()
+    ink = changed > INK
+    if not ink.any():  # never erase the drawing
+        return crop
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    return changed[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def fit_box(crop: np.ndarray) -> np.ndarray:
     """Scale with anti-aliasing so the longer side is BOX pixels, keeping the aspect ratio."""
     h, w = crop.shape
@@ -124,7 +163,7 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     crop = np.where(ink[top:bottom, left:right] > INK / 2, ink[top:bottom, left:right], 0.0).astype(np.float32)
-    field = centre_by_mass(fit_box(crop))
+    field = centre_by_mass(fit_box(normalise_stroke(crop)))
 
     height, width = ink.shape
     warning = None

@@ -115,11 +115,13 @@ REGISTRY: dict[str, ModelSpec] = {
                 optimizer="sgd",
                 nesterov=True,
                 max_lr=0.05,
-                weight_decay=1e-4,
-                augment=MILD,
+                weight_decay=5e-4,
+                augment=Augment(rotation=10.0, translate=2.0, scale=(0.9, 1.1)),
                 notes=(
                     "batch 64 (938 steps per epoch in the log), 15 epochs: as the write-up",
                     f"optimizer, schedule, augmentation: {SILENT}",
+                    "more augmentation and weight decay than the other seeds: model_v0 has no dropout, and with "
+                    "rotation +-7 deg and weight decay 1e-4 it overfit (train 99.36%, test 99.22% in our first run)",
                 ),
             ),
         ),

@@ -95,6 +95,7 @@ def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
                 "params": card["params"],
                 "MACs": card["macs"],
                 "accuracy": card["final_acc"],
+                "drawn accuracy": loaded.meta.get("drawn_acc"),
                 "best accuracy": card["best_acc"],
                 "epochs": card["epochs"],
                 "train seconds": card["train_seconds"],

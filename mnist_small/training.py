@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from .checkpoints import CheckpointError, atomic_write, meta_path, read_meta, save_checkpoint, torch_load_state
 from .data import MNIST, normalize
+from .drawn import drawn_inputs
 from .registry import ModelSpec, Recipe
 
 EVAL_BATCH = 1000
@@ -41,20 +42,23 @@ class Tensors:
     test_x: torch.Tensor
     test_y: torch.Tensor
     checksum: str
+    drawn_x: torch.Tensor | None = None  # the test digits as drawn on the canvas (see drawn.py)
 
     def holdout(self, n: int) -> Tensors:
         """Train on all but the last ``n`` training images and evaluate on those instead of the
         test set: the split for choosing hyperparameters without looking at the test set."""
-        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum)
+        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum, drawn_x=None)
 
     @classmethod
-    def from_mnist(cls, data: MNIST, device: torch.device) -> Tensors:
+    def from_mnist(cls, data: MNIST, device: torch.device, drawn: bool = False) -> Tensors:
+        """``drawn``: also render drawn MNIST (~30 s), so training reports accuracy on it."""
         return cls(
             normalize(data.train_images).to(device),
             data.train_labels.to(device),
             normalize(data.test_images).to(device),
             data.test_labels.to(device),
             data.checksum(),
+            normalize(drawn_inputs(data.test_images[:, 0])).to(device) if drawn else None,
         )
 
 
@@ -208,7 +212,7 @@ def train_model(
     if validation:
         data = data.holdout(validation)
     if train_subset is not None:
-        data = Tensors(data.train_x[:train_subset], data.train_y[:train_subset], data.test_x, data.test_y, data.checksum)
+        data = dataclasses.replace(data, train_x=data.train_x[:train_subset], train_y=data.train_y[:train_subset])
     device = data.train_x.device
     steps_per_epoch = -(-len(data.train_x) // recipe.batch_size)
 
@@ -284,6 +288,8 @@ def train_model(
             confusion_matrix=confusion_matrix(data.test_y, predicted),
             misclassified=[{"index": i, "label": int(data.test_y[i]), "predicted": int(predicted[i])} for i in wrong],
         )
+        if meta["complete"] and data.drawn_x is not None:
+            meta["drawn_acc"] = round(evaluate(model, data.drawn_x, data.test_y)[1], 4)
         save_checkpoint(model, meta, out_dir)
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "meta": meta}
         atomic_write(state_file, lambda p, state=state: torch.save(state, p))

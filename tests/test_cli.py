@@ -68,3 +68,12 @@ def test_predict_unreadable_file(tmp_path):
     proc = run_cli("predict", str(bad))
     assert proc.returncode == 1
     assert "not a readable image" in proc.stdout
+
+
+def test_evaluate_drawn_json(mnist):
+    proc = run_cli("evaluate", "--data-dir", str(MNIST_DIR), "--json", "--drawn")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    for row in report.values():
+        assert set(row) == {"params", "accuracy", "recorded_accuracy", "drawn_accuracy"}
+        assert 90 < row["drawn_accuracy"] <= 100

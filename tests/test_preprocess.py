@@ -90,3 +90,71 @@ def test_image_files(tmp_path, mnist):
 def test_rejects_non_image_arrays():
     with pytest.raises(ValueError, match="expected an image array"):
         to_grayscale(np.zeros((4, 4, 7)))
+
+
+# ---- hard cases: how people really draw ------------------------------------------------
+
+
+def strokes_on_canvas(lines: list[list[tuple[int, int]]], width: int = 20) -> np.ndarray:
+    """Polylines drawn with a round brush, white on a transparent 280x280 RGBA canvas."""
+    from PIL import ImageDraw
+
+    ink = Image.new("L", (280, 280), 0)
+    pen = ImageDraw.Draw(ink)
+    for line in lines:
+        pen.line(line, fill=255, width=width, joint="curve")
+        for x, y in (line[0], line[-1]):  # round caps, like the canvas brush
+            pen.ellipse((x - width // 2, y - width // 2, x + width // 2, y + width // 2), fill=255)
+    alpha = np.asarray(ink)
+    return np.dstack([alpha, alpha, alpha, alpha])
+
+
+SEVEN_WITH_CROSSBAR = [[(70, 50), (210, 50), (120, 240)], [(110, 140), (190, 140)]]
+TWO_STROKE_FOUR = [[(120, 40), (70, 170), (210, 170)], [(170, 90), (165, 250)]]
+ONE = [[(150, 40), (140, 245)]]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from mnist_small.checkpoints import load_all
+
+    from .conftest import CHECKPOINTS
+
+    models, _ = load_all(CHECKPOINTS)
+    if not models:
+        pytest.skip("no shipped checkpoints")
+    return models
+
+
+def votes(models, canvas) -> list[int]:
+    from mnist_small.inference import all_probabilities
+
+    prepared = prepare(canvas)
+    assert prepared.has_digit and prepared.warning is None
+    return [int(p.argmax()) for p in all_probabilities(models, prepared.tensor()).values()]
+
+
+@pytest.mark.parametrize(
+    ("lines", "digit", "width"),
+    [(SEVEN_WITH_CROSSBAR, 7, 20), (TWO_STROKE_FOUR, 4, 20), (ONE, 1, 20), (SEVEN_WITH_CROSSBAR, 7, 40), (TWO_STROKE_FOUR, 4, 8)],
+)
+def test_drawn_strokes_are_read_by_most_models(shipped, lines, digit, width):
+    got = votes(shipped, strokes_on_canvas(lines, width))
+    assert got.count(digit) >= 0.75 * len(got), got
+
+
+def test_thick_brush_is_thinned_to_mnist_width():
+    from mnist_small.preprocess import STROKE_RANGE, stroke_width
+
+    small_thick = strokes_on_canvas([[(40, 30), (70, 30), (45, 110)]], width=24)  # a small 7, fat brush
+    image = prepare(small_thick).image
+    assert stroke_width(image) <= STROKE_RANGE[1] + 1.0
+
+
+@pytest.mark.parametrize(("size", "top", "left"), [(45, 235, 235), (200, 0, 80), (150, 60, 130)])
+def test_small_digit_in_a_corner_and_digits_touching_an_edge(shipped, mnist, size, top, left):
+    original = mnist.test_images[0, 0].numpy()  # a 7
+    canvas = draw_on_canvas(original, size=size, top=top, left=left)
+    assert similarity(prepare(canvas).image, original / 255.0) > 0.7
+    got = votes(shipped, canvas)
+    assert got.count(7) >= 0.75 * len(got), got
