@@ -44,24 +44,25 @@ def guard(view: str):
         st.error(f"The {view} view hit an unexpected error (details are in the server log). The other views still work.")
 
 
-# Cached per folder, so models load once per process (and tests can point at other folders).
+# Cached per folder (passed explicitly: the cache keys on the arguments), so models load
+# once per process and tests can point the app at other folders.
 @st.cache_resource(show_spinner="Loading models…")
-def zoo(folder: Path = CHECKPOINTS) -> tuple[dict, dict]:
+def zoo(folder: Path) -> tuple[dict, dict]:
     return load_all(folder)
 
 
 @st.cache_data
-def card(name: str, folder: Path = CHECKPOINTS) -> dict:
+def card(name: str, folder: Path) -> dict:
     return model_card(zoo(folder)[0][name])
 
 
 @st.cache_data
-def overview(folder: Path = CHECKPOINTS) -> list[dict]:
+def overview(folder: Path) -> list[dict]:
     return overview_rows(zoo(folder)[0])
 
 
 @st.cache_resource(show_spinner="Reading MNIST test images…")
-def test_images(folder: Path = DATA_DIR) -> np.ndarray | None:
+def test_images(folder: Path) -> np.ndarray | None:
     try:
         return load_mnist(folder, allow_download=False).test_images[:, 0].numpy()
     except DataError as err:
@@ -69,12 +70,23 @@ def test_images(folder: Path = DATA_DIR) -> np.ndarray | None:
         return None
 
 
+def read_drawing(image: np.ndarray | None) -> Prepared:
+    """The canvas as model input; a drawing that cannot be read is reported, not raised."""
+    if image is None:
+        return Prepared(None, message=NO_DIGIT)
+    try:
+        return prepare(image)
+    except Exception:
+        log.exception("could not read the canvas image")
+        return Prepared(None, message="That drawing could not be read: clear the canvas and draw again.")
+
+
 def label(name: str) -> str:
-    c = card(name)
+    c = card(name, CHECKPOINTS)
     return f"{name} · {c['params']:,} params · {c['final_acc']:.2f}%"
 
 
-models, failed = zoo()
+models, failed = zoo(CHECKPOINTS)
 if not models:
     st.title("✏️ mnist_small")
     st.error(f"No trained models found in `{CHECKPOINTS}`.")
@@ -87,7 +99,7 @@ if not models:
 with st.sidebar:
     st.title("✏️ mnist_small")
     chosen = st.selectbox("Model", list(models), format_func=label, key="model")
-    st.caption(card(chosen)["description"])
+    st.caption(card(chosen, CHECKPOINTS)["description"])
     stroke = st.slider("Brush width", 8, 40, 20, key="stroke")
     if st.button("Clear the canvas", width="stretch"):
         st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1
@@ -96,7 +108,7 @@ with st.sidebar:
     st.caption("Draw one digit, large, in the black square. Undo and reset are in the canvas toolbar (hover over it).")
 
 tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = st.tabs(
-    ["✏️ Draw", "⚖️ Compare models", "🔬 Inside the model", "📈 Training curves", "🧩 Model card", "🏆 Zoo", "❌ Errors on MNIST"]
+    ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"]
 )
 
 # ---- draw ---------------------------------------------------------------------------------
@@ -113,13 +125,17 @@ with tab_draw:
             return_image_data=True,
             key=f"canvas-{st.session_state.get('canvas_version', 0)}",
         )
-        drawing = prepare(canvas.image_data) if canvas.image_data is not None else Prepared(None, message=NO_DIGIT)
+        drawing = read_drawing(canvas.image_data)
         if drawing.has_digit:
-            st.image(np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True)
+            st.image(
+                np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True, width=140
+            )
     probs = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
     with right, guard("prediction"):
-        if not drawing.has_digit:
-            st.info("✏️ Draw a digit on the black canvas: the models will answer as soon as you lift the mouse.")
+        if drawing.message and drawing.message != NO_DIGIT:
+            st.warning(drawing.message)
+        elif not drawing.has_digit:
+            st.info("Draw a digit on the black canvas: the models will answer as soon as you lift the mouse.")
         else:
             p = probs[chosen]
             digit = int(p.argmax())
@@ -135,7 +151,7 @@ with tab_draw:
 # ---- compare ------------------------------------------------------------------------------
 with tab_compare, guard("compare"):
     if not probs:
-        st.info("Draw a digit in the ✏️ Draw tab to compare every model on it.")
+        st.info("Draw a digit in the Draw tab to compare every model on it.")
     else:
         guesses = {name: int(p.argmax()) for name, p in probs.items()}
         votes = np.bincount(list(guesses.values()), minlength=10)
@@ -146,7 +162,12 @@ with tab_compare, guard("compare"):
         st.plotly_chart(plots.compare_heatmap(probs), width="stretch", key="compare")
         st.dataframe(
             [
-                {"model": n, "guess": g, "confidence (%)": round(100 * float(probs[n][g]), 1), "test accuracy (%)": card(n)["final_acc"]}
+                {
+                    "model": n,
+                    "guess": g,
+                    "confidence (%)": round(100 * float(probs[n][g]), 1),
+                    "test accuracy (%)": card(n, CHECKPOINTS)["final_acc"],
+                }
                 for n, g in guesses.items()
             ],
             hide_index=True,
@@ -156,7 +177,7 @@ with tab_compare, guard("compare"):
 # ---- inside the model ---------------------------------------------------------------------
 with tab_inside, guard("inside the model"):
     if not drawing.has_digit:
-        st.info("Draw a digit in the ✏️ Draw tab to look inside the model.")
+        st.info("Draw a digit in the Draw tab to look inside the model.")
     else:
         model = models[chosen].model
         layers = [row for row in layer_table(model) if len(row.output_shape) == 3 and row.output_shape[1] > 1]
@@ -178,7 +199,7 @@ with tab_inside, guard("inside the model"):
 
 # ---- training curves ----------------------------------------------------------------------
 with tab_curves, guard("training curves"):
-    shown = st.multiselect("Models", list(models), default=[chosen], key="curve_models")
+    shown = st.multiselect("Models", list(models), default=[chosen])  # no key: follows the sidebar's model
     if shown:
         st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
         st.caption("Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch.")
@@ -187,7 +208,7 @@ with tab_curves, guard("training curves"):
 
 # ---- model card ---------------------------------------------------------------------------
 with tab_model, guard("model card"):
-    c = card(chosen)
+    c = card(chosen, CHECKPOINTS)
     st.subheader(chosen)
     st.write(c["description"])
     cols = st.columns(5)
@@ -203,7 +224,7 @@ with tab_model, guard("model card"):
 
 # ---- zoo ----------------------------------------------------------------------------------
 with tab_zoo, guard("zoo"):
-    rows = overview()
+    rows = overview(CHECKPOINTS)
     has_drawn = all(r["drawn accuracy"] is not None for r in rows)
     st.plotly_chart(plots.zoo_scatter(rows, extra="drawn accuracy" if has_drawn else None), width="stretch", key="zoo")
     st.dataframe(rows, hide_index=True, width="stretch")
@@ -220,7 +241,7 @@ with tab_errors, guard("errors"):
     st.plotly_chart(
         plots.confusion_heatmap(meta["confusion_matrix"], "Test-set confusion matrix (mistakes only)"), width="stretch", key="confusion"
     )
-    images = test_images()
+    images = test_images(DATA_DIR)
     if images is None:
         st.info(
             f"To see the misclassified digits themselves, put MNIST in `{DATA_DIR}/MNIST/raw/` "

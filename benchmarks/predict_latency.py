@@ -1,9 +1,10 @@
 """Latency of one app update: preprocess a canvas drawing + every model's softmax, on the CPU.
 
-    python benchmarks/predict_latency.py --data-dir ../shared/mnist [--runs 300]
+    python -m benchmarks.predict_latency --data-dir ../shared/mnist [--runs 300]
 
-Uses the shipped checkpoints and a real MNIST test digit drawn large on a 280x280 RGBA
-canvas (what streamlit-drawable-canvas returns). Prints the median and p95 in milliseconds.
+Uses the shipped checkpoints and drawn MNIST canvases: real test digits re-drawn on a
+280x280 RGBA canvas (what streamlit-drawable-canvas returns). Prints the median and p95
+in milliseconds.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mnist_small.checkpoints import load_all
 from mnist_small.data import load_mnist
+from mnist_small.drawn import canvases
 from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import prepare
-from tests.conftest import draw_on_canvas
 
 
 def main() -> None:
@@ -34,18 +34,17 @@ def main() -> None:
     models, failed = load_all(Path(args.checkpoints))
     if failed or not models:
         sys.exit(f"checkpoints unusable: {failed or 'none found'}")
-    digits = load_mnist(args.data_dir).test_images[:20, 0].numpy()
-    canvases = [draw_on_canvas(d, size=180 + 3 * i, top=20 + 2 * i, left=40 + i) for i, d in enumerate(digits)]
+    drawings = list(canvases(load_mnist(args.data_dir).test_images[:20, 0]))
 
     def update(canvas: np.ndarray) -> dict:
         return all_probabilities(models, prepare(canvas).tensor())
 
-    for canvas in canvases[:5]:
+    for canvas in drawings[:5]:
         update(canvas)  # warm-up
     times = []
     for i in range(args.runs):
         start = time.perf_counter()
-        update(canvases[i % len(canvases)])
+        update(drawings[i % len(drawings)])
         times.append(1000 * (time.perf_counter() - start))
     times.sort()
     print(f"models: {len(models)}, runs: {args.runs}, threads: {torch.get_num_threads()}")

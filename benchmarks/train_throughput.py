@@ -1,6 +1,6 @@
 """Training images/second: our pipeline vs the typical tutorial pipeline, same model, same run.
 
-    python benchmarks/train_throughput.py --data-dir ../shared/mnist [--model three_blocks_9.6k]
+    python -m benchmarks.train_throughput --data-dir ../shared/mnist [--model three_blocks_9.6k]
 
 Ours: MNIST as one normalised tensor, batched affine augmentation on tensors, no DataLoader,
 channels_last + bf16 autocast, all cores (what train.py does). Tutorial: torchvision

@@ -93,6 +93,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if any(not e["models"] for e in results) else 0
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    """The zoo as a Markdown table, from the checkpoints' own records (for the README)."""
+    models = load_models(args.checkpoints)
+    print("| model | write-up | params | MNIST test, final epoch | best (epoch) | write-up's best | drawn MNIST | epochs | train time |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, loaded in models.items():
+        meta, spec = loaded.meta, loaded.spec
+        best = max(meta["history"], key=lambda h: h["test_acc"])
+        drawn = f"{meta['drawn_acc']:.2f}%" if "drawn_acc" in meta else "-"
+        reported = f"{spec.reported_best_acc:.2f}%" if spec.reported_best_acc else "-"
+        print(
+            f"| `{name}` | {spec.source[:3] if spec.source[:3].isdigit() else spec.source} | {meta['params']:,} | {loaded.final_acc:.2f}% | "
+            f"{best['test_acc']:.2f}% ({best['epoch']}) | {reported} | {drawn} | {len(meta['history'])} | {meta['train_seconds']:.0f} s |"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_small", description="Evaluate the shipped models or classify image files.")
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="checkpoint folder (default: checkpoints)")
@@ -106,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPG, light-on-dark or dark-on-light)")
     pr.add_argument("files", nargs="+", help="image files")
     pr.add_argument("--json", action="store_true", help="print a JSON list, one entry per file")
+    sub.add_parser("table", help="the zoo as a Markdown table, from the checkpoints' records")
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
-    return cmd_evaluate(args) if args.command == "evaluate" else cmd_predict(args)
+    return {"evaluate": cmd_evaluate, "predict": cmd_predict, "table": cmd_table}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -197,64 +197,42 @@ def depthwise_separable_6k(dropout: float = 0.05) -> Net:
     )
 
 
-# ---- ours (issue: beyond the seeds) ----------------------------------------------------
+# ---- ours: beyond the seeds ------------------------------------------------------------
 
 
-def ours_a(dropout: float = 0.0) -> Net:
-    del dropout
+def separable_block(c_in: int, c_out: int) -> list[nn.Module]:
+    """Depthwise 3x3 (one filter per channel) + pointwise 1x1 (mixing), BN, ReLU: about
+    (9 + c_out) * c_in parameters where a full 3x3 conv needs 9 * c_in * c_out."""
+    return [conv(c_in, c_in, groups=c_in, pad=1), conv(c_in, c_out, k=1), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def ours_separable_4k7(dropout: float = 0.0) -> Net:
+    """Ours, 4,706 params: a plain 3x3 stem, then depthwise-separable blocks widening to 32
+    channels at 14x14 and 7x7, global average pooling and a linear head."""
+    del dropout  # augmentation regularises enough at this size
     return Net(
-        *conv_bn_relu(1, 8, pad=1),
-        *conv_bn_relu(8, 10, pad=1),
+        *conv_bn_relu(1, 12, pad=1),
+        *separable_block(12, 24),
         nn.MaxPool2d(2),  # 14
-        *conv_bn_relu(10, 16, pad=1),
-        *conv_bn_relu(16, 16, pad=1),
+        *separable_block(24, 32),
+        *separable_block(32, 32),
         nn.MaxPool2d(2),  # 7
-        nn.AdaptiveAvgPool2d(1),
-        nn.Linear(16, 10),
-    )
-
-
-def ours_b(dropout: float = 0.0) -> Net:
-    del dropout
-    return Net(
-        *conv_bn_relu(1, 8, pad=1),
-        *conv_bn_relu(8, 8, pad=1),
-        nn.MaxPool2d(2),  # 14
-        *conv_bn_relu(8, 16, pad=1),
-        nn.MaxPool2d(2),  # 7
-        *conv_bn_relu(16, 16, pad=1),
-        conv(16, 10, k=1, bias=True),
-        nn.AdaptiveAvgPool2d(1),
-    )
-
-
-def ours_c(dropout: float = 0.0) -> Net:
-    del dropout
-    return Net(
-        *conv_bn_relu(1, 4, pad=1),
-        *conv_bn_relu(4, 6, pad=1),
-        nn.MaxPool2d(2),  # 14
-        *conv_bn_relu(6, 10, pad=1),
-        nn.MaxPool2d(2),  # 7
-        *conv_bn_relu(10, 10, pad=1),
-        conv(10, 10, k=1, bias=True),
-        nn.AdaptiveAvgPool2d(1),
-    )
-
-
-def ours_e(dropout: float = 0.0) -> Net:
-    del dropout
-    return Net(
-        *conv_bn_relu(1, 8, pad=1),
-        *conv_bn_relu(8, 12, pad=1),
-        nn.MaxPool2d(2),  # 14
-        *conv_bn_relu(12, 20, pad=1),
-        nn.MaxPool2d(2),  # 7
-        conv(20, 20, groups=20, pad=1),
-        *conv_bn_relu(20, 32, k=1),
-        conv(32, 32, groups=32, pad=1),
-        nn.BatchNorm2d(32),
-        nn.ReLU(),
+        *separable_block(32, 32),
         nn.AdaptiveAvgPool2d(1),
         nn.Linear(32, 10),
+    )
+
+
+def ours_separable_2k(dropout: float = 0.0) -> Net:
+    """Ours, 1,986 params: the same plan at two thirds of the width and one block fewer."""
+    del dropout
+    return Net(
+        *conv_bn_relu(1, 8, pad=1),
+        *separable_block(8, 16),
+        nn.MaxPool2d(2),  # 14
+        *separable_block(16, 24),
+        nn.MaxPool2d(2),  # 7
+        *separable_block(24, 24),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Linear(24, 10),
     )

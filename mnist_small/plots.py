@@ -68,18 +68,23 @@ def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
 
 def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
     """Loss, accuracy and learning rate per epoch; train dotted, test solid; one colour per model."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "accuracy (%)", "learning rate"), horizontal_spacing=0.07)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss (log scale)", "accuracy (%)", "learning rate"), horizontal_spacing=0.07)
+    later_accuracies = []
     for i, (name, history) in enumerate(histories.items()):
         colour = PALETTE[i % len(PALETTE)]
         epochs = [h["epoch"] for h in history]
         for col, metric in ((1, "loss"), (2, "acc")):
             for split, dash in (("train", "dot"), ("test", "solid")):
+                values = [h[f"{split}_{metric}"] for h in history]
+                if metric == "acc":
+                    later_accuracies += values[1:] or values
                 fig.add_trace(
                     go.Scatter(
                         x=epochs,
-                        y=[h[f"{split}_{metric}"] for h in history],
+                        y=values,
                         name=f"{name} {split}",
                         legendgroup=name,
+                        showlegend=col == 1,
                         line={"color": colour, "dash": dash},
                         mode="lines+markers",
                         hovertemplate=f"{name}<br>epoch %{{x}}<br>{split} {metric}: %{{y:.4f}}<extra></extra>",
@@ -101,7 +106,9 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
             col=3,
         )
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=1, row=1, col=1)
+    if later_accuracies:  # the first epoch's low accuracy would squash the interesting range
+        fig.update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2], row=1, col=2)
     return styled(fig, 460, legend={"orientation": "h", "y": -0.25})
 
 

@@ -8,6 +8,7 @@ said in the recipe's ``notes``, so the checkpoint JSON records why it was traine
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -37,7 +38,8 @@ class Recipe:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON types (lists, not tuples), so it compares equal to one read back from a checkpoint."""
+        return json.loads(json.dumps(asdict(self)))
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class ModelSpec:
 # Rotation +-7 deg and +-2 px shifts: the write-ups' common MNIST augmentation; 003 uses +-15 deg.
 MILD = Augment(rotation=7.0, translate=2.0)
 SILENT = "the write-up does not say; chosen to reproduce its accuracy"
+# Our models' augmentation: like people draw on the canvas (brush width, slant, aspect, wobble).
+DRAWING = Augment(rotation=8.0, translate=2.0, scale=(0.9, 1.1), shear=8.0, stroke=0.4, aspect=0.1, elastic=0.8)
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
@@ -227,6 +231,51 @@ REGISTRY: dict[str, ModelSpec] = {
                 notes=(
                     "batch 128 (469 steps per epoch in the log), 15 epochs: as the write-up",
                     f"optimizer, schedule, dropout rate and augmentation: {SILENT}",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="ours_separable_4.7k",
+            builder=models.ours_separable_4k7,
+            description=(
+                "Ours: a 3x3 stem, then depthwise-separable blocks widening to 32 channels, GAP and a linear head; "
+                "trained on drawing-like augmentation (brush width, slant, aspect, elastic wobble)."
+            ),
+            source="ours (not from a write-up)",
+            reported_best_acc=0.0,
+            recipe=Recipe(
+                epochs=15,
+                batch_size=128,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.1,
+                weight_decay=5e-5,
+                augment=DRAWING,
+                notes=(
+                    "architecture, augmentation and weight decay chosen on a validation split (the last 10,000 training "
+                    "images, train.py --validation 10000), never on the test set; then trained on all 60,000",
+                    "validation accuracy, final epoch: 99.14% (this design), 99.03% (plain and depthwise mix, "
+                    "4,742 params), 98.81% / 98.71% (plain convs, 4,370 params, mild / drawing augmentation)",
+                ),
+            ),
+        ),
+        ModelSpec(
+            name="ours_separable_2.0k",
+            builder=models.ours_separable_2k,
+            description="Ours: the 4.7k design at two thirds of the width with one block fewer; the same drawing-like augmentation.",
+            source="ours (not from a write-up)",
+            reported_best_acc=0.0,
+            recipe=Recipe(
+                epochs=20,
+                batch_size=128,
+                optimizer="sgd",
+                nesterov=True,
+                max_lr=0.1,
+                weight_decay=5e-5,
+                augment=DRAWING,
+                notes=(
+                    "chosen on the same validation split as ours_separable_4.7k; then trained on all 60,000",
+                    "validation accuracy, final epoch: 98.80% (this design) vs 97.92% for plain convs (1,862 params)",
                 ),
             ),
         ),

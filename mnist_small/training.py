@@ -163,8 +163,8 @@ def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor) -> list[list
 def library_versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
         "numpy": np.__version__,
         "safetensors": safetensors.__version__,
     }

@@ -94,7 +94,7 @@ def draw(page, strokes):
 def big_digit(page) -> str:
     says = page.get_by_text(re.compile(r" says$"))
     says.first.wait_for(timeout=20_000)
-    return page.locator("div[style*='font-size:6rem']").first.inner_text(timeout=15_000).strip()
+    return page.locator("div[style*='6rem']").first.inner_text(timeout=15_000).strip()
 
 
 def assert_no_error(page):
@@ -125,7 +125,7 @@ def test_draw_switch_compare_and_curves(page, app_url):
     page.screenshot(path=str(DOCS / "app-compare.png"))
 
     page.get_by_role("tab", name=re.compile("Training curves")).click()
-    page.locator(".js-plotly-plot").last.wait_for(timeout=20_000)
+    page.locator(".js-plotly-plot", has_text="learning rate").wait_for(timeout=20_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-curves.png"))
     assert_no_error(page)

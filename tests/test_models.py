@@ -274,8 +274,16 @@ def parse(table: str) -> list[tuple[str, tuple[int, ...], int]]:
     return [(m[1], tuple(int(v) for v in m[3].split(", ")), int(m[4].replace(",", ""))) for m in rows]
 
 
-def test_every_registered_model_has_a_table():
-    assert set(TABLES) == set(REGISTRY)
+SEEDS = [name for name in REGISTRY if not name.startswith("ours_")]
+
+
+def test_every_seed_model_has_a_table():
+    assert set(TABLES) == set(SEEDS)
+
+
+@pytest.mark.parametrize(("name", "budget"), [("ours_separable_4.7k", 5000), ("ours_separable_2.0k", 2000)])
+def test_our_models_keep_their_parameter_budgets(name, budget):
+    assert count_params(REGISTRY[name].build()) <= budget
 
 
 @pytest.mark.parametrize("name", list(TABLES))

@@ -1,0 +1,40 @@
+"""Mean and spread of the final test accuracy over training runs with different seeds.
+
+    python train.py --data-dir ../shared/mnist --seed 1 --out runs/seed1 --models ours_separable_4.7k ours_separable_2.0k
+    python train.py --data-dir ../shared/mnist --seed 2 --out runs/seed2 --models ours_separable_4.7k ours_separable_2.0k
+    python -m benchmarks.seed_spread checkpoints runs/seed1 runs/seed2 --models ours_separable_4.7k ours_separable_2.0k
+
+Reads the checkpoints' own JSON (the final epoch of each run) and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from mnist_small.checkpoints import meta_path, read_meta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="checkpoint folders, one per seed")
+    parser.add_argument("--models", nargs="+", required=True)
+    args = parser.parse_args()
+    print("| model | seeds | MNIST test, final epoch: mean ± std | each seed | drawn MNIST: mean ± std | train time (mean) |")
+    print("| --- | --- | ---: | --- | ---: | ---: |")
+    for name in args.models:
+        metas = [read_meta(meta_path(folder, name)) for folder in args.folders]
+        accs = [m["history"][-1]["test_acc"] for m in metas]
+        drawn = [m["drawn_acc"] for m in metas if "drawn_acc" in m]
+        seeds = ", ".join(str(m["seed"]) for m in metas)
+        each = " / ".join(f"{a:.2f}" for a in accs)
+        drawn_text = f"{statistics.mean(drawn):.2f} ± {statistics.stdev(drawn):.2f}%" if len(drawn) > 1 else "-"
+        seconds = statistics.mean(m["train_seconds"] for m in metas)
+        print(
+            f"| `{name}` | {seeds} | {statistics.mean(accs):.2f} ± {statistics.stdev(accs):.2f}% | {each} | {drawn_text} | {seconds:.0f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main()
