@@ -59,6 +59,7 @@ async def draw_and_time(page, stroke) -> float:
     """Clear the canvas, draw ``stroke``, return ms from mouse-up to the prediction on screen."""
     await page.get_by_role("button", name="Clear the canvas").click()
     await page.get_by_text(HINT).wait_for(timeout=30_000)
+    await page.wait_for_timeout(500)  # the cleared canvas is a new component: let it mount
     canvas = page.locator(CANVAS)
     await canvas.wait_for(timeout=30_000)
     box = await canvas.bounding_box()

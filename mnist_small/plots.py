@@ -19,8 +19,40 @@ PALETTE = px.colors.qualitative.Bold
 
 
 def styled(fig: go.Figure, height: int, **layout) -> go.Figure:
-    fig.update_layout(template="plotly_white", font=FONT, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **layout)
+    """Large fonts and tight margins. No template: Streamlit themes the charts, and copying a
+    Plotly template costs more time than building the figure."""
+    fig.update_layout(font=FONT, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, **layout)
     return fig
+
+
+def montage(images: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
+    """(N, H, W) images tiled into one 2-D array, rows of ``columns``, NaN gaps between."""
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = img
+    return out
+
+
+def image_grid(images: np.ndarray, captions: Sequence[str], columns: int, colorscale: str, tile_height: int) -> go.Figure:
+    """Many small images as one heatmap (one trace is far faster than a subplot each)."""
+    columns = min(columns, len(images))
+    _, h, w = images.shape
+    tiles = montage(images, columns)
+    fig = go.Figure(go.Heatmap(z=tiles, colorscale=colorscale, showscale=False, hoverinfo="skip"))
+    labels = []
+    for i, caption in enumerate(captions):
+        r, c = divmod(i, columns)
+        labels.append(
+            {"x": c * (w + 2) + w / 2, "y": r * (h + 2) - 1, "text": caption, "showarrow": False, "yanchor": "bottom", "font": {"size": 13}}
+        )
+    fig.update_layout(annotations=labels)  # all at once: add_annotation one by one is slow
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    rows = -(-len(images) // columns)
+    return styled(fig, 40 + tile_height * rows, plot_bgcolor="rgba(0,0,0,0)")
 
 
 def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
@@ -157,42 +189,19 @@ def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Fi
 
 def image(pixels: np.ndarray, title: str = "", colorscale: str = "gray", height: int = 280) -> go.Figure:
     """A single 2-D array as an image, no axes."""
-    fig = px.imshow(pixels, color_continuous_scale=colorscale, zmin=0, zmax=1 if pixels.max() <= 1 else None)
+    fig = go.Figure(go.Heatmap(z=pixels, colorscale=colorscale, zmin=0, zmax=max(1.0, float(np.nanmax(pixels))), showscale=False))
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_coloraxes(showscale=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return styled(fig, height, title=title)
 
 
 def feature_map_grid(maps: np.ndarray, columns: int = 8) -> go.Figure:
-    """Every channel (C, H, W) of one layer's output as a small image."""
-    fig = px.imshow(
-        maps,
-        facet_col=0,
-        facet_col_wrap=min(columns, len(maps)),
-        color_continuous_scale="viridis",
-        facet_col_spacing=0.01,
-        facet_row_spacing=0.04,
-    )
-    fig.for_each_annotation(lambda a: a.update(text=f"ch {int(a.text.split('=')[-1])}"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    rows = -(-len(maps) // columns)
-    return styled(fig, 60 + 120 * rows, coloraxis_showscale=False)
+    """Every channel (C, H, W) of one layer's output as a small image, each scaled to its own range."""
+    low = maps.min(axis=(1, 2), keepdims=True)
+    span = np.maximum(maps.max(axis=(1, 2), keepdims=True) - low, 1e-6)
+    return image_grid((maps - low) / span, [f"ch {i}" for i in range(len(maps))], columns, "Viridis", 120)
 
 
-def digit_gallery(images: np.ndarray, captions: Sequence[str], columns: int = 8) -> go.Figure:
+def digit_gallery(images: np.ndarray, captions: Sequence[str], columns: int = 12) -> go.Figure:
     """Small 28x28 images with a caption each (e.g. 'true 4 -> 9')."""
-    fig = px.imshow(
-        images,
-        facet_col=0,
-        facet_col_wrap=min(columns, len(images)),
-        color_continuous_scale="gray",
-        binary_string=False,
-        facet_row_spacing=0.06,
-    )
-    fig.for_each_annotation(lambda a: a.update(text=captions[int(a.text.split("=")[-1])]))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    rows = -(-len(images) // columns)
-    return styled(fig, 60 + 130 * rows, coloraxis_showscale=False)
+    return image_grid(images, captions, columns, "gray", 110)
