@@ -105,7 +105,6 @@ with st.sidebar:
         st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1
     for name, reason in failed.items():
         st.warning(f"**{name}** is unavailable: {reason}")
-    st.caption("Draw one digit, large, in the black square. Undo and reset are in the canvas toolbar (hover over it).")
 
 tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = st.tabs(
     ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"]
@@ -115,6 +114,8 @@ tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = 
 with tab_draw:
     left, right = st.columns([1, 1.4], gap="large")
     with left:
+        # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
+        st.caption("Draw one digit, large. Undo, redo, reset: hover over the canvas.")
         canvas = st_canvas(
             stroke_width=stroke,
             stroke_color="#FFFFFF",

@@ -25,14 +25,14 @@ def styled(fig: go.Figure, height: int, **layout) -> go.Figure:
     return fig
 
 
-def montage(images: np.ndarray, columns: int, gap: int = 2) -> np.ndarray:
+def montage(images: np.ndarray, columns: int, gap: int = 2, row_gap: int = 2) -> np.ndarray:
     """(N, H, W) images tiled into one 2-D array, rows of ``columns``, NaN gaps between."""
     n, h, w = images.shape
     rows = -(-n // columns)
-    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
+    out = np.full((rows * (h + row_gap) - row_gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
     for i, img in enumerate(images):
         r, c = divmod(i, columns)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = img
+        out[r * (h + row_gap) : r * (h + row_gap) + h, c * (w + gap) : c * (w + gap) + w] = img
     return out
 
 
@@ -40,13 +40,21 @@ def image_grid(images: np.ndarray, captions: Sequence[str], columns: int, colors
     """Many small images as one heatmap (one trace is far faster than a subplot each)."""
     columns = min(columns, len(images))
     _, h, w = images.shape
-    tiles = montage(images, columns)
+    row_gap = max(2, h // 3)  # room for the captions
+    tiles = np.concatenate([np.full((row_gap, columns * (w + 2) - 2), np.nan, dtype=np.float32), montage(images, columns, row_gap=row_gap)])
     fig = go.Figure(go.Heatmap(z=tiles, colorscale=colorscale, showscale=False, hoverinfo="skip"))
     labels = []
     for i, caption in enumerate(captions):
         r, c = divmod(i, columns)
         labels.append(
-            {"x": c * (w + 2) + w / 2, "y": r * (h + 2) - 1, "text": caption, "showarrow": False, "yanchor": "bottom", "font": {"size": 13}}
+            {
+                "x": c * (w + 2) + w / 2,
+                "y": r * (h + row_gap) + row_gap - 1,
+                "text": caption,
+                "showarrow": False,
+                "yanchor": "bottom",
+                "font": {"size": 13},
+            }
         )
     fig.update_layout(annotations=labels)  # all at once: add_annotation one by one is slow
     fig.update_xaxes(visible=False)
