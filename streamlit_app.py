@@ -106,8 +106,10 @@ with st.sidebar:
     for name, reason in failed.items():
         st.warning(f"**{name}** is unavailable: {reason}")
 
+# Lazy tabs: a drawing reruns the script, and only the open tab's charts are built and sent.
+# The Draw tab always runs, so the canvas keeps its drawing while another tab is open.
 tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = st.tabs(
-    ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"]
+    ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"], key="view", on_change="rerun"
 )
 
 # ---- draw ---------------------------------------------------------------------------------
@@ -151,106 +153,112 @@ with tab_draw:
 
 # ---- compare ------------------------------------------------------------------------------
 with tab_compare, guard("compare"):
-    if not probs:
-        st.info("Draw a digit in the Draw tab to compare every model on it.")
-    else:
-        guesses = {name: int(p.argmax()) for name, p in probs.items()}
-        votes = np.bincount(list(guesses.values()), minlength=10)
-        if votes.max() == len(guesses):
-            st.success(f"All {len(guesses)} models agree: **{votes.argmax()}**")
+    if tab_compare.open:
+        if not probs:
+            st.info("Draw a digit in the Draw tab to compare every model on it.")
         else:
-            st.warning("The models disagree: " + ", ".join(f"**{d}** ({n})" for d, n in enumerate(votes) if n))
-        st.plotly_chart(plots.compare_heatmap(probs), width="stretch", key="compare")
-        st.dataframe(
-            [
-                {
-                    "model": n,
-                    "guess": g,
-                    "confidence (%)": round(100 * float(probs[n][g]), 1),
-                    "test accuracy (%)": card(n, CHECKPOINTS)["final_acc"],
-                }
-                for n, g in guesses.items()
-            ],
-            hide_index=True,
-            width="stretch",
-        )
+            guesses = {name: int(p.argmax()) for name, p in probs.items()}
+            votes = np.bincount(list(guesses.values()), minlength=10)
+            if votes.max() == len(guesses):
+                st.success(f"All {len(guesses)} models agree: **{votes.argmax()}**")
+            else:
+                st.warning("The models disagree: " + ", ".join(f"**{d}** ({n})" for d, n in enumerate(votes) if n))
+            st.plotly_chart(plots.compare_heatmap(probs), width="stretch", key="compare")
+            st.dataframe(
+                [
+                    {
+                        "model": n,
+                        "guess": g,
+                        "confidence (%)": round(100 * float(probs[n][g]), 1),
+                        "test accuracy (%)": card(n, CHECKPOINTS)["final_acc"],
+                    }
+                    for n, g in guesses.items()
+                ],
+                hide_index=True,
+                width="stretch",
+            )
 
 # ---- inside the model ---------------------------------------------------------------------
 with tab_inside, guard("inside the model"):
-    if not drawing.has_digit:
-        st.info("Draw a digit in the Draw tab to look inside the model.")
-    else:
-        model = models[chosen].model
-        layers = [row for row in layer_table(model) if len(row.output_shape) == 3 and row.output_shape[1] > 1]
-        picked = st.selectbox(
-            "Layer",
-            range(len(layers)),
-            format_func=lambda i: f"{layers[i].label}  ({'x'.join(map(str, layers[i].output_shape))})",
-            key="layer",
-        )
-        x = drawing.tensor()
-        st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
-        target = int(probs[chosen].argmax())
-        a, b = st.columns(2)
-        a.plotly_chart(plots.image(drawing.image, "input (28x28)"), width="stretch", key="input")
-        b.plotly_chart(
-            plots.image(saliency(model, x, target), f"saliency for '{target}'", colorscale="hot"), width="stretch", key="saliency"
-        )
-        st.caption("Saliency: how strongly each input pixel changes the predicted digit's score (the gradient's size).")
+    if tab_inside.open:
+        if not drawing.has_digit:
+            st.info("Draw a digit in the Draw tab to look inside the model.")
+        else:
+            model = models[chosen].model
+            layers = [row for row in layer_table(model) if len(row.output_shape) == 3 and row.output_shape[1] > 1]
+            picked = st.selectbox(
+                "Layer",
+                range(len(layers)),
+                format_func=lambda i: f"{layers[i].label}  ({'x'.join(map(str, layers[i].output_shape))})",
+                key="layer",
+            )
+            x = drawing.tensor()
+            st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
+            target = int(probs[chosen].argmax())
+            a, b = st.columns(2)
+            a.plotly_chart(plots.image(drawing.image, "input (28x28)"), width="stretch", key="input")
+            b.plotly_chart(
+                plots.image(saliency(model, x, target), f"saliency for '{target}'", colorscale="hot"), width="stretch", key="saliency"
+            )
+            st.caption("Saliency: how strongly each input pixel changes the predicted digit's score (the gradient's size).")
 
 # ---- training curves ----------------------------------------------------------------------
 with tab_curves, guard("training curves"):
-    shown = st.multiselect("Models", list(models), default=[chosen])  # no key: follows the sidebar's model
-    if shown:
-        st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
-        st.caption("Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch.")
-    else:
-        st.info("Pick at least one model.")
+    if tab_curves.open:
+        shown = st.multiselect("Models", list(models), default=[chosen])  # no key: follows the sidebar's model
+        if shown:
+            st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
+            st.caption("Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch.")
+        else:
+            st.info("Pick at least one model.")
 
 # ---- model card ---------------------------------------------------------------------------
 with tab_model, guard("model card"):
-    c = card(chosen, CHECKPOINTS)
-    st.subheader(chosen)
-    st.write(c["description"])
-    cols = st.columns(5)
-    cols[0].metric("parameters", f"{c['params']:,}")
-    cols[1].metric("MACs per image", f"{c['macs'] / 1e6:.2f} M")
-    cols[2].metric("weights", f"{c['weights_kb']:.1f} KB")
-    cols[3].metric("final test accuracy", f"{c['final_acc']:.2f}%")
-    cols[4].metric("best test accuracy", f"{c['best_acc']:.2f}%", help=f"epoch {c['best_epoch']} of {c['epochs']}")
-    left, right = st.columns([1.2, 1])
-    left.dataframe(c["layers"], hide_index=True, width="stretch", height=min(36 * len(c["layers"]) + 38, 700))
-    right.markdown(f"**Trained** {c['epochs']} epochs in {c['train_seconds']:.0f} s  \n**Source write-up** `{c['source']}`")
-    right.json(c["recipe"], expanded=True)
+    if tab_model.open:
+        c = card(chosen, CHECKPOINTS)
+        st.subheader(chosen)
+        st.write(c["description"])
+        cols = st.columns(5)
+        cols[0].metric("parameters", f"{c['params']:,}")
+        cols[1].metric("MACs per image", f"{c['macs'] / 1e6:.2f} M")
+        cols[2].metric("weights", f"{c['weights_kb']:.1f} KB")
+        cols[3].metric("final test accuracy", f"{c['final_acc']:.2f}%")
+        cols[4].metric("best test accuracy", f"{c['best_acc']:.2f}%", help=f"epoch {c['best_epoch']} of {c['epochs']}")
+        left, right = st.columns([1.2, 1])
+        left.dataframe(c["layers"], hide_index=True, width="stretch", height=min(36 * len(c["layers"]) + 38, 700))
+        right.markdown(f"**Trained** {c['epochs']} epochs in {c['train_seconds']:.0f} s  \n**Source write-up** `{c['source']}`")
+        right.json(c["recipe"], expanded=True)
 
 # ---- zoo ----------------------------------------------------------------------------------
 with tab_zoo, guard("zoo"):
-    rows = overview(CHECKPOINTS)
-    has_drawn = all(r["drawn accuracy"] is not None for r in rows)
-    st.plotly_chart(plots.zoo_scatter(rows, extra="drawn accuracy" if has_drawn else None), width="stretch", key="zoo")
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(
-        "accuracy: final epoch on the 10,000 MNIST test images. drawn accuracy: the same digits re-drawn the way a "
-        "canvas drawing looks (random size, place, brush width and slant), through the app's preprocessing."
-    )
+    if tab_zoo.open:
+        rows = overview(CHECKPOINTS)
+        has_drawn = all(r["drawn accuracy"] is not None for r in rows)
+        st.plotly_chart(plots.zoo_scatter(rows, extra="drawn accuracy" if has_drawn else None), width="stretch", key="zoo")
+        st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption(
+            "accuracy: final epoch on the 10,000 MNIST test images. drawn accuracy: the same digits re-drawn the way a "
+            "canvas drawing looks (random size, place, brush width and slant), through the app's preprocessing."
+        )
 
 # ---- errors on MNIST ----------------------------------------------------------------------
 with tab_errors, guard("errors"):
-    meta = models[chosen].meta
-    wrong = meta.get("misclassified", [])
-    st.markdown(f"**{chosen}** misclassifies **{len(wrong)}** of the 10,000 MNIST test images.")
-    st.plotly_chart(
-        plots.confusion_heatmap(meta["confusion_matrix"], "Test-set confusion matrix (mistakes only)"), width="stretch", key="confusion"
-    )
-    images = test_images(DATA_DIR)
-    if images is None:
-        st.info(
-            f"To see the misclassified digits themselves, put MNIST in `{DATA_DIR}/MNIST/raw/` "
-            "(for example `python -m mnist_small evaluate` downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
+    if tab_errors.open:
+        meta = models[chosen].meta
+        wrong = meta.get("misclassified", [])
+        st.markdown(f"**{chosen}** misclassifies **{len(wrong)}** of the 10,000 MNIST test images.")
+        st.plotly_chart(
+            plots.confusion_heatmap(meta["confusion_matrix"], "Test-set confusion matrix (mistakes only)"), width="stretch", key="confusion"
         )
-    elif wrong:
-        shown = wrong[:48]
-        gallery = images[[w["index"] for w in shown]] / 255.0
-        captions = [f"{w['label']}→{w['predicted']}" for w in shown]
-        st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
-        st.caption(f"True → predicted label; the first {len(shown)} of {len(wrong)}.")
+        images = test_images(DATA_DIR)
+        if images is None:
+            st.info(
+                f"To see the misclassified digits themselves, put MNIST in `{DATA_DIR}/MNIST/raw/` "
+                "(for example `python -m mnist_small evaluate` downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
+            )
+        elif wrong:
+            shown = wrong[:48]
+            gallery = images[[w["index"] for w in shown]] / 255.0
+            captions = [f"{w['label']}→{w['predicted']}" for w in shown]
+            st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
+            st.caption(f"True → predicted label; the first {len(shown)} of {len(wrong)}.")

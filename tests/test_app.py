@@ -33,8 +33,12 @@ def canvas(monkeypatch):
     return fake
 
 
-def run_app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120).run()
+def run_app(view: str | None = None) -> AppTest:
+    """Run the app script; ``view`` opens that tab (tabs are lazy: only the open one is built)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    if view:
+        at.session_state["view"] = view
+    return at.run()
 
 
 def chart(at: AppTest, key: str) -> dict:
@@ -83,11 +87,23 @@ def test_switching_model_keeps_the_drawing(canvas, mnist):
     at.selectbox(key="model").select(other).run()
     assert not at.exception
     assert f"{other} says" in page_text(at)
-    assert chart(at, "bars") and chart(at, "compare")
+    assert chart(at, "bars")
+    at.session_state["view"] = "Compare models"
+    at.run()
+    heatmap = chart(at, "compare")["data"][0]
+    assert heatmap["y"] == list(REGISTRY)
+
+
+@pytest.mark.parametrize("view", ["Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"])
+def test_every_view_renders_for_a_drawing(canvas, mnist, view):
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    at = run_app(view)
+    assert not at.exception
+    assert not at.error
 
 
 def test_curves_tab_uses_the_stored_history(canvas):
-    at = run_app()
+    at = run_app("Training curves")
     history = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())["history"]
     spec = chart(at, "curves")
     test_acc = next(t for t in spec["data"] if t["name"] == f"{FIRST} test" and t.get("xaxis") == "x2")
