@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .preprocess import prepare
+from .preprocess import ink_box, prepare
 
 CANVAS = 280
 WORK = 112  # digits are reshaped at 4x MNIST resolution, where brush widths are whole pixels
@@ -63,11 +63,10 @@ def strokes(digits: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 def place(shape: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Crop one shape to its ink, scale it to a random size and put it on an RGBA canvas."""
-    rows, cols = np.flatnonzero(shape.any(1)), np.flatnonzero(shape.any(0))
     canvas = np.zeros((CANVAS, CANVAS, 4), np.uint8)
-    if len(rows) == 0:  # the brush erased a very thin digit: an empty canvas, scored as a miss
+    if not shape.any():  # the brush erased a very thin digit: an empty canvas, scored as a miss
         return canvas
-    crop = torch.from_numpy(shape[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    crop = torch.from_numpy(shape[ink_box(shape > 0)])
     longest = rng.uniform(*SIZE)
     h, w = crop.shape
     size = (max(1, round(h * longest / max(h, w))), max(1, round(w * longest / max(h, w))))

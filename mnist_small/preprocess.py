@@ -25,7 +25,7 @@ TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a 
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
 
 STROKE = 2.5  # MNIST's typical stroke width, in pixels of the 20-pixel box
-STROKE_RANGE = (2.0, 3.0)
+STROKE_RANGE = (2.0, 3.0)  # strokes outside this (box pixels) are brought back to STROKE
 NO_DIGIT = "No digit yet: draw one on the canvas."
 
 
@@ -93,6 +93,12 @@ def light_on_dark(grey: np.ndarray) -> np.ndarray:
     return np.clip((grey - background) / contrast, 0.0, 1.0)
 
 
+def ink_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the smallest box holding every True pixel (the mask has one)."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
 def grey_dilate(image: torch.Tensor, radius: int) -> torch.Tensor:
     """Grey-level dilation (radius > 0) or erosion (radius < 0) with a square of side 2|r|+1."""
     r = abs(radius)
@@ -126,8 +132,7 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
     ink = changed > INK
     if not ink.any():  # never erase the drawing
         return crop
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    return changed[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return changed[ink_box(ink)]
 
 
 def fit_box(crop: np.ndarray) -> np.ndarray:
@@ -160,14 +165,13 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
     mask = ink > INK
     if not mask.any():
         return Prepared(None, message=NO_DIGIT)
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    crop = np.where(ink[top:bottom, left:right] > INK / 2, ink[top:bottom, left:right], 0.0).astype(np.float32)
+    rows, cols = ink_box(mask)
+    crop = np.where(ink[rows, cols] > INK / 2, ink[rows, cols], 0.0).astype(np.float32)
     field = centre_by_mass(fit_box(normalise_stroke(crop)))
 
     height, width = ink.shape
     warning = None
-    if (bottom - top) < TINY * height and (right - left) < TINY * width:
+    if (rows.stop - rows.start) < TINY * height and (cols.stop - cols.start) < TINY * width:
         warning = "That is a very small mark, not much like a digit: draw the digit larger."
     elif mask.mean() > FILLED:
         warning = "The drawing fills most of the canvas and does not look like a digit."
