@@ -15,44 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-FLAGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
-HINT = "Draw a digit on the black canvas"
+from tests.appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, running_app
+
 ONE = [(150, 40), (145, 140), (140, 245)]
 SEVEN = [(60, 50), (220, 50), (120, 250)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("streamlit did not start within 60 s")
 
 
 async def draw_and_time(page, stroke) -> float:
@@ -89,13 +60,10 @@ async def session(browser, url: str, rounds: int, times: list[float], errors: li
 
 
 async def main(args: argparse.Namespace) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     launched = time.perf_counter()
-    server = start_server(port)
-    try:
+    with running_app() as url:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             await page.goto(url, timeout=60_000)
             await page.get_by_text(HINT).wait_for(timeout=90_000)
@@ -124,9 +92,6 @@ async def main(args: argparse.Namespace) -> None:
             for err in errors[:5]:
                 print(f"  error: {err}")
             await browser.close()
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":

@@ -7,20 +7,14 @@ Saves screenshots to docs/ for the README.
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from mnist_small.registry import REGISTRY
 
-from .conftest import ROOT
+from .appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
 
-CHROMIUM = "/usr/bin/chromium"
 DOCS = ROOT / "docs"
 pytestmark = [
     pytest.mark.browser,
@@ -29,47 +23,17 @@ pytestmark = [
         reason=f"no {CHROMIUM} (apt-get install chromium)",
     ),
 ]
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_url():
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)]
-    cmd += ["--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.3)
+    with running_app() as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": flags}
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +68,7 @@ def assert_no_error(page):
 
 def test_draw_switch_compare_and_curves(page, app_url):
     page.goto(app_url)
-    page.get_by_text("Draw a digit on the black canvas").wait_for(timeout=60_000)
+    page.get_by_text(HINT).wait_for(timeout=60_000)
     DOCS.mkdir(exist_ok=True)
 
     draw(page, [[(150, 40), (145, 140), (140, 245)]])  # a one
