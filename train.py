@@ -16,7 +16,7 @@ import functools
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -84,6 +84,16 @@ def last_seconds(name: str, out: str) -> float:
         return 0.0
 
 
+def training_order(names: list[str], out: str) -> list[str]:
+    """Teachers first, then the longest (by the last run's time), so no core idles at the end."""
+    teachers = {REGISTRY[n].recipe.teacher for n in names}
+    return sorted(names, key=lambda n: (n not in teachers, -last_seconds(n, out)))
+
+
+def unfinished(futures: dict[str, Future]) -> list[str]:
+    return [n for n, f in futures.items() if not f.done()]
+
+
 def summary_table(results: list[dict]) -> str:
     header = f"{'model':<22} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8} {'drawn acc':>10}"
     lines = [header, "-" * len(header)]
@@ -110,12 +120,17 @@ def main(argv: list[str] | None = None) -> int:
         jobs = max(1, min(args.jobs, len(names)))
         threads = max(1, torch.get_num_threads() // jobs)
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            # longest first (by the last run's time), so no core idles at the end
-            futures = {
-                n: pool.submit(train_one, n, args, threads, jobs > 1) for n in sorted(names, key=lambda n: -last_seconds(n, args.out))
-            }
+            futures: dict[str, Future] = {}
+            waiting = training_order(names, args.out)
+            while waiting:
+                # a model distilled from a teacher trained in this run starts once the teacher is done
+                for name in [n for n in waiting if REGISTRY[n].recipe.teacher not in waiting + unfinished(futures)]:
+                    futures[name] = pool.submit(train_one, name, args, threads, jobs > 1)
+                    waiting.remove(name)
+                if waiting:
+                    wait([futures[n] for n in unfinished(futures)], return_when=FIRST_COMPLETED)
             results = [futures[n].result() for n in names]
-    except (DataError, ValueError) as err:
+    except (DataError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ uninterrupted run: every epoch draws its shuffling, augmentation and dropout fro
 from __future__ import annotations
 
 import dataclasses
+import functools
 import platform
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ import torchvision
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoints import CheckpointError, atomic_write, meta_path, read_meta, save_checkpoint, torch_load_state
+from .checkpoints import CheckpointError, atomic_write, load_checkpoint, meta_path, read_meta, save_checkpoint, torch_load_state
 from .data import MNIST, normalize
 from .drawn import drawn_inputs
 from .registry import ModelSpec, Recipe
@@ -42,23 +43,31 @@ class Tensors:
     test_x: torch.Tensor
     test_y: torch.Tensor
     checksum: str
-    drawn_x: torch.Tensor | None = None  # the test digits as drawn on the canvas (see drawn.py)
+    test_digits: torch.Tensor | None = None  # uint8 (n, 28, 28), kept to render drawn MNIST from
+
+    @functools.cached_property
+    def drawn_x(self) -> torch.Tensor | None:
+        """The test digits as drawn on the canvas (see drawn.py), rendered on first use (~30 s),
+        so a run that trains nothing (``--resume`` of finished models) never pays for it."""
+        if self.test_digits is None:
+            return None
+        return normalize(drawn_inputs(self.test_digits)).to(self.test_x.device)
 
     def holdout(self, n: int) -> Tensors:
         """Train on all but the last ``n`` training images and evaluate on those instead of the
         test set: the split for choosing hyperparameters without looking at the test set."""
-        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum, drawn_x=None)
+        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum)
 
     @classmethod
     def from_mnist(cls, data: MNIST, device: torch.device, drawn: bool = False) -> Tensors:
-        """``drawn``: also render drawn MNIST (~30 s), so training reports accuracy on it."""
+        """``drawn``: keep the test digits, so training reports accuracy on drawn MNIST."""
         return cls(
             normalize(data.train_images).to(device),
             data.train_labels.to(device),
             normalize(data.test_images).to(device),
             data.test_labels.to(device),
             data.checksum(),
-            normalize(drawn_inputs(data.test_images[:, 0])).to(device) if drawn else None,
+            data.test_images[:, 0] if drawn else None,
         )
 
 
@@ -114,6 +123,7 @@ def train_one_epoch(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
     progress: tqdm | None = None,
+    teacher: nn.Module | None = None,
 ) -> tuple[float, float, float]:
     """One pass over the shuffled, augmented training set: (mean loss, accuracy %, last LR)."""
     model.train()
@@ -127,6 +137,11 @@ def train_one_epoch(
         with autocast(device):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+        if teacher is not None:
+            with torch.no_grad(), autocast(device):
+                teacher_logits = teacher(x)
+            soft = distillation_loss(logits.float(), teacher_logits.float(), recipe.temperature)
+            loss = (1 - recipe.distill) * loss + recipe.distill * soft
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -185,8 +200,42 @@ def finished_run(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
         done = read_meta(meta_path(out_dir, meta["name"]))
     except CheckpointError:
         return None
-    keys = ("recipe", "seed", "data_sha256", "train_images")
-    return done if done.get("complete") and all(done.get(k) == meta[k] for k in keys) else None
+    keys = ("seed", "data_sha256", "train_images")
+    same = done.get("complete") and all(done.get(k) == meta[k] for k in keys) and same_recipe(done["recipe"], meta["recipe"])
+    return done if same else None
+
+
+def same_recipe(stored: dict, current: dict) -> bool:
+    """Whether a stored recipe is the current one (a field added since then counts as its default)."""
+    try:
+        return Recipe.from_dict(stored) == Recipe.from_dict(current)
+    except (TypeError, ValueError):
+        return False
+
+
+def load_teacher(recipe: Recipe, out_dir: Path, data: Tensors) -> nn.Module | None:
+    """The trained model ``recipe.teacher`` from ``out_dir``; it must have finished training on the
+    same images as the student (a validation run needs a teacher that never saw the validation images)."""
+    if not recipe.teacher:
+        return None
+    hint = f"train the teacher first: python train.py --models {recipe.teacher} --out {out_dir} (with the same --validation)"
+    if not meta_path(out_dir, recipe.teacher).exists():
+        raise CheckpointError(meta_path(out_dir, recipe.teacher), f"is missing; {hint}")
+    teacher = load_checkpoint(recipe.teacher, out_dir)
+    meta = teacher.meta
+    if not (meta.get("complete") and meta["data_sha256"] == data.checksum and meta["train_images"] == len(data.train_x)):
+        raise CheckpointError(
+            meta_path(out_dir, recipe.teacher), f"is not a finished run on the same {len(data.train_x):,} training images; {hint}"
+        )
+    return teacher.model.to(data.train_x.device, memory_format=torch.channels_last).eval()
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL divergence from the teacher's softened predictions, scaled by T^2 so its gradients keep
+    their size whatever the temperature (Hinton et al., 2015)."""
+    log_p = F.log_softmax(logits / temperature, dim=1)
+    log_q = F.log_softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(log_p, log_q, log_target=True, reduction="batchmean") * temperature**2
 
 
 def train_model(
@@ -249,7 +298,7 @@ def train_model(
             return finished
     if resume and state_file.exists():
         state = torch_load_state(state_file)
-        same_run = state["meta"]["recipe"] == meta["recipe"] and state["meta"]["seed"] == seed
+        same_run = same_recipe(state["meta"]["recipe"], meta["recipe"]) and state["meta"]["seed"] == seed
         if same_run and state["meta"]["data_sha256"] == data.checksum:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -259,13 +308,14 @@ def train_model(
         else:
             log(f"{spec.name}: resume state is from a different recipe, seed or data set; starting over")
 
+    teacher = load_teacher(recipe, out_dir, data)
     for epoch in range(meta["epochs_completed"] + 1, recipe.epochs + 1):
         started = time.perf_counter()
         torch.manual_seed(epoch_seed(seed, epoch))  # dropout
         generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))  # order, augmentation
         desc = f"{spec.name} {epoch}/{recipe.epochs}"
         with tqdm(total=len(data.train_x), desc=desc, unit="img", leave=False, disable=not show_progress) as bar:
-            train_loss, train_acc, lr = train_one_epoch(model, data, recipe, optimizer, scheduler, generator, bar)
+            train_loss, train_acc, lr = train_one_epoch(model, data, recipe, optimizer, scheduler, generator, bar, teacher)
         test_loss, test_acc, predicted = evaluate(model, data.test_x, data.test_y)
         seconds = time.perf_counter() - started
         meta["history"].append(

@@ -1,5 +1,6 @@
 """One short real training run, its checkpoint, resume and the train.py command line."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -7,9 +8,10 @@ import sys
 import pytest
 import torch
 
-from mnist_small.checkpoints import load_checkpoint
-from mnist_small.registry import REGISTRY
-from mnist_small.training import Tensors, evaluate, resume_path, train_model
+import train as train_py
+from mnist_small.checkpoints import CheckpointError, load_checkpoint
+from mnist_small.registry import REGISTRY, Recipe
+from mnist_small.training import Tensors, distillation_loss, evaluate, resume_path, same_recipe, train_model
 
 from .conftest import MNIST_DIR, ROOT
 
@@ -97,3 +99,43 @@ def test_train_py_reports_missing_data(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 2
     assert "error: MNIST is not in" in proc.stderr and "--data-dir" in proc.stderr
+
+
+def test_distillation_from_a_trained_teacher(run, small, tmp_path):
+    out, _ = run
+    recipe = dataclasses.replace(REGISTRY["ours_separable_2.0k"].recipe, teacher=NAME, distill=0.5, temperature=2.0)
+    student = dataclasses.replace(REGISTRY["ours_separable_2.0k"], recipe=recipe)
+    meta = train_model(student, small, out, seed=0, epochs=3, show_progress=False, log=lambda _: None)
+    assert meta["recipe"]["teacher"] == NAME and meta["history"][-1]["test_acc"] > 50.0  # chance is 10%
+
+    with pytest.raises(CheckpointError, match="is missing; train the teacher first"):
+        train_model(student, small, tmp_path, epochs=1, show_progress=False, log=lambda _: None)
+    fewer = dataclasses.replace(small, train_x=small.train_x[:3000], train_y=small.train_y[:3000])
+    with pytest.raises(CheckpointError, match="not a finished run on the same 3,000 training images"):
+        train_model(student, fewer, out, epochs=1, show_progress=False, log=lambda _: None)
+
+
+def test_distillation_loss_is_zero_only_when_the_student_agrees():
+    teacher = torch.randn(8, 10)
+    assert distillation_loss(teacher.clone(), teacher, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert distillation_loss(torch.randn(8, 10), teacher, 2.0).item() > 0.01
+
+
+def test_teachers_train_first():
+    spec = REGISTRY["ours_separable_2.0k"]
+    student = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, teacher=NAME))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(REGISTRY, spec.name, student)
+        order = train_py.training_order([spec.name, "squeeze1x1_4.2k", NAME], "/nonexistent")
+    assert order[0] == NAME
+
+
+def test_a_stored_recipe_without_newer_fields_is_the_same_recipe():
+    recipe = REGISTRY[NAME].recipe
+    stored = recipe.to_dict()
+    for newer in ("teacher", "distill", "temperature"):
+        del stored[newer]
+    assert Recipe.from_dict(stored) == recipe
+    assert same_recipe(stored, recipe.to_dict())
+    assert not same_recipe({**stored, "epochs": 99}, recipe.to_dict())
+    assert not same_recipe({**stored, "unknown_field": 1}, recipe.to_dict())
