@@ -286,6 +286,12 @@ def test_our_models_keep_their_parameter_budgets(name, budget):
     assert count_params(REGISTRY[name].build()) <= budget
 
 
+def test_teachers_are_registered_models_without_teachers_of_their_own():
+    teachers = {spec.recipe.teacher for spec in REGISTRY.values()} - {""}
+    assert teachers <= set(REGISTRY)
+    assert all(not REGISTRY[t].recipe.teacher for t in teachers)
+
+
 @pytest.mark.parametrize("name", list(TABLES))
 def test_layer_table_matches_write_up(name):
     total, table = TABLES[name]
