@@ -38,17 +38,18 @@ def montage(images: np.ndarray, columns: int, gap: int = 2, row_gap: int = 2) ->
 
 def image_grid(images: np.ndarray, captions: Sequence[str], columns: int, colorscale: str, tile_height: int) -> go.Figure:
     """Many small images as one heatmap (one trace is far faster than a subplot each)."""
-    columns = min(columns, len(images))
+    columns, gap = min(columns, len(images)), 2
     _, h, w = images.shape
     row_gap = max(2, h // 3)  # room for the captions
-    tiles = np.concatenate([np.full((row_gap, columns * (w + 2) - 2), np.nan, dtype=np.float32), montage(images, columns, row_gap=row_gap)])
+    tiles = montage(images, columns, gap=gap, row_gap=row_gap)
+    tiles = np.concatenate([np.full((row_gap, tiles.shape[1]), np.nan, dtype=np.float32), tiles])
     fig = go.Figure(go.Heatmap(z=tiles, colorscale=colorscale, showscale=False, hoverinfo="skip"))
     labels = []
     for i, caption in enumerate(captions):
         r, c = divmod(i, columns)
         labels.append(
             {
-                "x": c * (w + 2) + w / 2,
+                "x": c * (w + gap) + w / 2,
                 "y": r * (h + row_gap) + row_gap - 1,
                 "text": caption,
                 "showarrow": False,
