@@ -95,13 +95,13 @@ def unfinished(futures: dict[str, Future]) -> list[str]:
 
 
 def summary_table(results: list[dict]) -> str:
-    header = f"{'model':<22} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8} {'drawn acc':>10}"
+    header = f"{'model':<24} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8} {'drawn acc':>10}"
     lines = [header, "-" * len(header)]
     for meta in results:
         history = meta["history"]
         best = max(history, key=lambda h: h["test_acc"])
         lines.append(
-            f"{meta['name']:<22} {meta['params']:>7,} {history[-1]['test_acc']:>9.2f}% {best['test_acc']:>8.2f}% "
+            f"{meta['name']:<24} {meta['params']:>7,} {history[-1]['test_acc']:>9.2f}% {best['test_acc']:>8.2f}% "
             f"{best['epoch']:>8} {len(history):>7} {meta['train_seconds']:>7.0f}s {meta.get('drawn_acc', float('nan')):>9.2f}%"
         )
     return "\n".join(lines)

@@ -2,9 +2,9 @@
 
     for s in 1 2; do
       mkdir -p runs/seed$s && cp checkpoints/padded_gap_7.9k.* runs/seed$s/  # our models' teacher
-      python train.py --data-dir ../shared/mnist --seed $s --out runs/seed$s --models ours_separable_4.7k ours_separable_2.0k three_blocks_9.6k
+      python train.py --data-dir ../shared/mnist --seed $s --out runs/seed$s --models ours_separable_gdc_5.0k ours_separable_2.0k three_blocks_9.6k
     done
-    python -m benchmarks.seed_spread checkpoints runs/seed1 runs/seed2 --models ours_separable_4.7k ours_separable_2.0k three_blocks_9.6k
+    python -m benchmarks.seed_spread checkpoints runs/seed1 runs/seed2 --models ours_separable_gdc_5.0k ours_separable_2.0k three_blocks_9.6k
 
 Reads the checkpoints' own JSON (the final epoch of each run) and prints a Markdown table.
 """

@@ -206,9 +206,12 @@ def separable_block(c_in: int, c_out: int) -> list[nn.Module]:
     return [conv(c_in, c_in, groups=c_in, pad=1), conv(c_in, c_out, k=1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
-def ours_separable_4k7(dropout: float = 0.0) -> Net:
-    """Ours, 4,706 params: a plain 3x3 stem, then depthwise-separable blocks widening to 32
-    channels at 14x14 and 7x7, global average pooling and a linear head."""
+def ours_separable_gdc_5k(dropout: float = 0.0) -> Net:
+    """Ours, 4,994 params: a plain 3x3 stem, depthwise-separable blocks widening to 32
+    channels at 14x14 and 7x7, and a global depthwise conv head (as in MobileFaceNet): the
+    7x7 map is pooled to 3x3 and each channel gets its own 3x3 filter down to 1x1, a learned
+    weighting of where a feature sits (a stroke at the top of a 7 is not one at the bottom
+    of a 2), where global average pooling treats every position alike."""
     del dropout  # augmentation regularises enough at this size
     return Net(
         *conv_bn_relu(1, 12, pad=1),
@@ -218,13 +221,15 @@ def ours_separable_4k7(dropout: float = 0.0) -> Net:
         *separable_block(32, 32),
         nn.MaxPool2d(2),  # 7
         *separable_block(32, 32),
-        nn.AdaptiveAvgPool2d(1),
+        nn.AvgPool2d(3, stride=2),  # 3
+        conv(32, 32, groups=32),  # 1
         nn.Linear(32, 10),
     )
 
 
 def ours_separable_2k(dropout: float = 0.0) -> Net:
-    """Ours, 1,986 params: the same plan at two thirds of the width and one block fewer."""
+    """Ours, 1,986 params: the plan of the 5.0k model at two thirds of the width, with one
+    block fewer and global average pooling (a depthwise head would break the 2,000 budget)."""
     del dropout
     return Net(
         *conv_bn_relu(1, 8, pad=1),

@@ -270,11 +270,12 @@ REGISTRY: dict[str, ModelSpec] = {
             ),
         ),
         ModelSpec(
-            name="ours_separable_4.7k",
-            builder=models.ours_separable_4k7,
+            name="ours_separable_gdc_5.0k",
+            builder=models.ours_separable_gdc_5k,
             description=(
-                "Ours: a 3x3 stem, then depthwise-separable blocks widening to 32 channels, GAP and a linear head; "
-                "distilled from padded_gap_7.9k, with a high peak LR (0.2) and mild rotation, shift and scale jitter."
+                "Ours: a 3x3 stem, depthwise-separable blocks widening to 32 channels, and a global depthwise conv "
+                "head that learns where on the digit each feature counts; distilled from padded_gap_7.9k, with a "
+                "high peak LR (0.2) and mild rotation, shift and scale jitter."
             ),
             source="ours (not from a write-up)",
             reported_best_acc=0.0,
@@ -283,10 +284,15 @@ REGISTRY: dict[str, ModelSpec] = {
                 epochs=15,
                 notes=(
                     f"architecture, augmentation, peak LR and weight decay {VALIDATION}",
+                    "head: global depthwise conv (3x3 average pool, then one 3x3 filter per channel) instead of global "
+                    "average pooling: validation 99.46% and 99.43% (seeds 0 and 1) against 99.35% and 99.34% for the "
+                    "same network with global average pooling (4,706 params; shipped before as ours_separable_4.7k, "
+                    "99.44 +- 0.07% on the test set over 3 seeds); a dilated last depthwise conv instead: 99.31%",
                     "teacher: padded_gap_7.9k, the only teacher tried (99.43% on the validation split when trained "
                     "on the other 50,000 images, as the students' teacher was for tuning)",
-                    "validation accuracy, final epoch, one run each: 99.35% (this recipe); 99.36% with distill 0.5 at "
-                    "temperature 2; without a teacher: 99.31%, 99.28% at peak LR 0.3, 99.26% without weight decay, "
+                    "with global average pooling, validation accuracy, final epoch, one run each: 99.35% (this recipe); "
+                    "99.36% with distill 0.5 at temperature 2, 99.35% with distill 1.0, 99.30% with three_blocks_9.6k as "
+                    "teacher; without a teacher: 99.31%, 99.28% at peak LR 0.3, 99.26% without weight decay, "
                     "99.31% with nearest-neighbour resampling, 99.19% with SiLU, 99.17% with a 16-channel stem "
                     "(4,882 params), 99.19% with +-8 deg slant added; "
                     "at peak LR 0.1: 99.27% (this augmentation), 99.23% (batch 64, LR 0.07), 99.16% (less jitter: "
@@ -300,14 +306,17 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="ours_separable_2.0k",
             builder=models.ours_separable_2k,
-            description="Ours: the 4.7k design at two thirds of the width with one block fewer; the same recipe (distilled from padded_gap_7.9k), 20 epochs.",
+            description=(
+                "Ours: the 5.0k design at two thirds of the width with one block fewer and global average pooling; "
+                "the same recipe (distilled from padded_gap_7.9k), 20 epochs."
+            ),
             source="ours (not from a write-up)",
             reported_best_acc=0.0,
             recipe=replace(
                 OURS,
                 epochs=20,
                 notes=(
-                    f"the recipe of ours_separable_4.7k with 20 epochs; architecture {VALIDATION}",
+                    f"the recipe of ours_separable_gdc_5.0k with 20 epochs; architecture {VALIDATION}",
                     "validation accuracy, final epoch, one run each: 99.10% (this recipe); 98.99% with distill 0.5 at "
                     "temperature 2; without a teacher: 98.81%, 98.80% with the full "
                     "drawing-like augmentation at peak LR 0.1; 98.86% with BN+ReLU after each depthwise conv "

@@ -1,6 +1,7 @@
 """`python -m mnist_small evaluate|predict` on the shipped checkpoints."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -70,10 +71,23 @@ def test_predict_unreadable_file(tmp_path):
     assert "not a readable image" in proc.stdout
 
 
-def test_evaluate_drawn_json(mnist):
-    proc = run_cli("evaluate", "--data-dir", str(MNIST_DIR), "--json", "--drawn")
+def test_evaluate_drawn_json_and_record(mnist, tmp_path):
+    """Drawn MNIST re-measured with today's preprocessing matches what every checkpoint
+    records; --record writes it into the JSON and leaves the rest alone."""
+    checkpoints = shutil.copytree(CHECKPOINTS, tmp_path / "checkpoints")
+    shipped = {n: json.loads((CHECKPOINTS / f"{n}.json").read_text()) for n in REGISTRY}
+    stale = checkpoints / "squeeze1x1_4.2k.json"
+    stale.write_text(json.dumps({**shipped["squeeze1x1_4.2k"], "drawn_acc": 0.0}))
+    proc = run_cli("--checkpoints", str(checkpoints), "evaluate", "--data-dir", str(MNIST_DIR), "--json", "--drawn", "--record")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    for row in report.values():
+    for name, row in report.items():
         assert set(row) == {"params", "accuracy", "recorded_accuracy", "drawn_accuracy"}
         assert 90 < row["drawn_accuracy"] <= 100
+        assert row["drawn_accuracy"] == shipped[name]["drawn_acc"], f"{name}: stale; run evaluate --drawn --record"
+        assert json.loads((checkpoints / f"{name}.json").read_text()) == shipped[name]
+
+
+def test_record_needs_drawn():
+    proc = run_cli("evaluate", "--record")
+    assert proc.returncode == 2 and "--drawn" in proc.stderr
