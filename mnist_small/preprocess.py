@@ -2,7 +2,9 @@
 
 MNIST digits are light ink on black, cropped to their ink, scaled (anti-aliased) so the
 longer side is 20 px, and placed in a 28x28 field with their centre of mass at the centre.
-A drawing from the canvas goes through exactly those steps; a blank one yields no digit.
+A drawing from the canvas goes through exactly those steps, with a brush much thicker or
+thinner than MNIST's pen and a slant far beyond MNIST's usual one brought back into MNIST's
+range first; a blank one yields no digit.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a d
 
 STROKE = 2.5  # MNIST's typical stroke width, in pixels of the 20-pixel box
 STROKE_RANGE = (2.0, 3.0)  # strokes outside this (box pixels) are brought back to STROKE
+# Slant of the ink's main axis from the vertical, degrees, negative leaning right (as
+# measured by second moments); a slant outside this range is sheared back to its edge.
+SLANT_RANGE = (-25.0, 13.0)  # the middle 80% of MNIST's training digits (-24.9 to 13.0)
 NO_DIGIT = "No digit yet: draw one on the canvas."
 
 
@@ -135,6 +140,34 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
     return changed[ink_box(ink)]
 
 
+def straighten(crop: np.ndarray) -> np.ndarray:
+    """Shear a digit slanted more than MNIST's digits usually are back to SLANT_RANGE's edge.
+
+    The slant is the horizontal drift of the ink per row down (covariance of column and row
+    over the row variance); a drawing leaning far over reads to a model like a rarer digit.
+    """
+    h, w = crop.shape
+    rows, cols = np.mgrid[0:h, 0:w]
+    mass = crop.sum()
+    row_offset = rows - (crop * rows).sum() / mass
+    row_variance = (crop * row_offset**2).sum()
+    if w < 2 or row_variance == 0:
+        return crop
+    drift = (crop * (cols - (crop * cols).sum() / mass) * row_offset).sum() / row_variance
+    low, high = np.tan(np.deg2rad(SLANT_RANGE))
+    excess = drift - np.clip(drift, low, high)
+    if excess == 0 or abs(drift) > 1:  # over 45 degrees: a dash or a lying shape, not a slanted digit
+        return crop
+    margin = int(np.ceil(abs(excess) * h)) + 1
+    # each output pixel samples the input column shifted by the excess drift of its row
+    source_cols = np.arange(w + 2 * margin)[None, :] - margin + excess * row_offset[:, :1]
+    grid = np.stack([2 * source_cols / (w - 1) - 1, np.broadcast_to(2 * rows[:, :1] / max(h - 1, 1) - 1, source_cols.shape)], -1)
+    source = torch.from_numpy(np.asarray(crop, np.float32))[None, None]
+    sheared = F.grid_sample(source, torch.from_numpy(grid).float()[None], align_corners=True)[0, 0].numpy()
+    ink = sheared > INK
+    return sheared[ink_box(ink)] if ink.any() else crop
+
+
 def fit_box(crop: np.ndarray) -> np.ndarray:
     """Scale with anti-aliasing so the longer side is BOX pixels, keeping the aspect ratio."""
     h, w = crop.shape
@@ -167,7 +200,7 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
         return Prepared(None, message=NO_DIGIT)
     rows, cols = ink_box(mask)
     crop = np.where(ink[rows, cols] > INK / 2, ink[rows, cols], 0.0).astype(np.float32)
-    field = centre_by_mass(fit_box(normalise_stroke(crop)))
+    field = centre_by_mass(fit_box(straighten(normalise_stroke(crop))))
 
     height, width = ink.shape
     warning = None

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_small.preprocess import BOX, Prepared, load_image, prepare, to_grayscale
+from mnist_small.preprocess import BOX, Prepared, load_image, prepare, straighten, to_grayscale
 
 from .conftest import draw_on_canvas
 
@@ -14,12 +14,15 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3, 4, 7, 11, 18])
 def test_large_off_centre_canvas_digit_comes_back_like_the_original(mnist, index):
+    """Test digits 7 and 18 (a 9 and a 3) lean 29-30 degrees to the left, beyond MNIST's
+    usual slant: they come back straightened, like the original sheared to the range."""
     original = mnist.test_images[index, 0].numpy()
     rgba = draw_on_canvas(original, size=210, top=60, left=10)
     prepared = prepare(rgba)
     assert prepared.has_digit and prepared.warning is None
     assert prepared.image.shape == (28, 28)
-    assert similarity(prepared.image, original / 255.0) > 0.85
+    expected = original / 255.0 if index not in (7, 18) else prepare(straighten(original / 255.0)).image
+    assert similarity(prepared.image, expected) > 0.85
 
 
 def test_output_is_centred_and_fills_the_mnist_box(mnist):
@@ -149,6 +152,34 @@ def test_thick_brush_is_thinned_to_mnist_width():
     small_thick = strokes_on_canvas([[(40, 30), (70, 30), (45, 110)]], width=24)  # a small 7, fat brush
     image = prepare(small_thick).image
     assert stroke_width(image) <= STROKE_RANGE[1] + 1.0
+
+
+def slant_degrees(image: np.ndarray) -> float:
+    """The ink's slant from the vertical by second moments, negative leaning right."""
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    mass = image.sum()
+    row_offset, col_offset = rows - (image * rows).sum() / mass, cols - (image * cols).sum() / mass
+    return float(np.degrees(np.arctan((image * col_offset * row_offset).sum() / (image * row_offset**2).sum())))
+
+
+@pytest.mark.parametrize(("lines", "leaning_right"), [(ONE, False), ([[(230, 40), (60, 245)]], True), ([[(50, 40), (230, 245)]], False)])
+def test_a_far_slanted_digit_is_straightened_to_mnist_range(lines, leaning_right):
+    from mnist_small.preprocess import SLANT_RANGE
+
+    canvas = strokes_on_canvas(lines)
+    drawn_slant = slant_degrees(canvas[..., 3].astype(float))
+    slant = slant_degrees(prepare(canvas).image)
+    if SLANT_RANGE[0] <= drawn_slant <= SLANT_RANGE[1]:  # the upright 1 keeps its slant
+        assert slant == pytest.approx(drawn_slant, abs=2.0)
+    else:  # a 1 leaning far over (40 deg either way) comes back to the range's nearer edge
+        assert slant == pytest.approx(SLANT_RANGE[0] if leaning_right else SLANT_RANGE[1], abs=2.0)
+
+
+def test_a_flat_stroke_is_not_straightened():
+    from mnist_small.preprocess import straighten
+
+    dash = strokes_on_canvas([[(20, 150), (260, 120)]], width=16)[..., 3].astype(np.float32) / 255
+    assert straighten(dash) is dash
 
 
 @pytest.mark.parametrize(("size", "top", "left"), [(45, 235, 235), (200, 0, 80), (150, 60, 130)])
