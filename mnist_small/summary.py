@@ -80,7 +80,7 @@ def model_card(loaded: LoadedModel) -> dict:
         "train_seconds": loaded.meta["train_seconds"],
         "recipe": loaded.meta["recipe"],
         "source": loaded.meta.get("source", ""),
-        "description": loaded.meta.get("description", ""),
+        "description": loaded.spec.description,  # the registry's, kept up to date; the JSON keeps the one it was trained with
     }
 
 

@@ -206,9 +206,10 @@ def finished_run(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def same_recipe(stored: dict, current: dict) -> bool:
-    """Whether a stored recipe is the current one (a field added since then counts as its default)."""
+    """Whether a stored recipe trains the same way as the current one: a field added since then
+    counts as its default, and the notes (why it was chosen) do not count."""
     try:
-        return Recipe.from_dict(stored) == Recipe.from_dict(current)
+        return dataclasses.replace(Recipe.from_dict(stored), notes=()) == dataclasses.replace(Recipe.from_dict(current), notes=())
     except (TypeError, ValueError):
         return False
 
