@@ -153,26 +153,68 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
     return styled(fig, 460, legend={"orientation": "h", "y": -0.25})
 
 
+def label_sides(
+    x: Sequence[float], y: Sequence[float], names: Sequence[str], x_span: float, y_span: float, markers: Sequence[tuple[float, float]] = ()
+) -> list[str]:
+    """Put each point's label above or below it, whichever overlaps the markers and the labels
+    placed so far least. Labels are boxes of about 7 px per character by 16 px on a ~750 x 440 px
+    plot, in data units (``x`` on the axis's scale, e.g. log10 for a log axis)."""
+    width_per_char, height, gap = 7 / 750 * x_span, 16 / 440 * y_span, 9 / 440 * y_span
+    dot_x, dot_y = 7 / 750 * x_span, 7 / 440 * y_span
+    placed = [(mx - dot_x, mx + dot_x, my - dot_y, my + dot_y) for mx, my in markers]
+    sides = []
+    for xi, yi, name in zip(x, y, names, strict=True):
+        half = len(name) * width_per_char / 2
+        options = {"top center": (xi - half, xi + half, yi + gap, yi + gap + height)}
+        options["bottom center"] = (xi - half, xi + half, yi - gap - height, yi - gap)
+
+        def overlap(box: tuple[float, float, float, float]) -> float:
+            return sum(max(0.0, min(box[1], b[1]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[2], b[2])) for b in placed)
+
+        side = min(options, key=lambda k: overlap(options[k]))
+        placed.append(options[side])
+        sides.append(side)
+    return sides
+
+
 def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None) -> go.Figure:
-    """Parameters vs test accuracy, one labelled point per model (``extra``: a second series)."""
+    """Parameters vs test accuracy, one labelled point per model. ``extra``: a second series
+    (drawn MNIST), each point joined to its model's first one by a thin line."""
     fig = go.Figure()
-    series = [(y, "MNIST test", ACCENT)] + ([(extra, "drawn MNIST", "#1f77b4")] if extra else [])
-    for key, label, colour in series:
+    params = [r["params"] for r in rows]
+    names = [r["name"] for r in rows]
+    accuracy = [r[y] for r in rows]
+    all_y = accuracy + ([r[extra] for r in rows] if extra else [])
+    low, high = np.log10(min(params)), np.log10(max(params))
+    margin = 0.12 * (high - low) + 0.05  # room for the end points' labels
+    y_span = (max(all_y) - min(all_y)) * 1.2 or 1.0
+    markers = list(zip(np.log10(params * (2 if extra else 1)), all_y, strict=True))
+    sides = label_sides(np.log10(params), accuracy, names, high - low + 2 * margin, y_span, markers)
+    if extra:
+        pairs_x = [v for p in params for v in (p, p, None)]
+        pairs_y = [v for r in rows for v in (r[y], r[extra], None)]
         fig.add_trace(
-            go.Scatter(
-                x=[r["params"] for r in rows],
-                y=[r[key] for r in rows],
-                text=[r["name"] for r in rows],
-                mode="markers+text",
-                textposition="top center",
-                marker={"size": 14, "color": colour},
-                name=label,
-                hovertemplate="%{text}<br>%{x:,} params<br>%{y:.2f}%<extra></extra>",
-            )
+            go.Scatter(x=pairs_x, y=pairs_y, mode="lines", line={"color": "#d0d0d0", "width": 1}, hoverinfo="skip", showlegend=False)
         )
-    fig.update_xaxes(title="parameters", type="log")
+        fig.add_trace(_points(params, [r[extra] for r in rows], names, "drawn MNIST", "#1f77b4", labels=False))
+    fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT, labels=sides))
+    fig.update_xaxes(title="parameters", type="log", range=[low - margin, high + margin])
     fig.update_yaxes(title="final test accuracy (%)")
-    return styled(fig, 480, title="Size vs accuracy", showlegend=bool(extra))
+    return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra))
+
+
+def _points(x: list, y: list, names: list[str], label: str, colour: str, labels: list[str] | bool) -> go.Scatter:
+    return go.Scatter(
+        x=x,
+        y=y,
+        text=names,
+        mode="markers+text" if labels else "markers",
+        textposition=labels or None,
+        textfont={"size": 13},
+        marker={"size": 14, "color": colour},
+        name=label,
+        hovertemplate="%{text}<br>%{x:,} params<br>%{y:.2f}%<extra></extra>",
+    )
 
 
 def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Figure:

@@ -50,6 +50,18 @@ def test_image_grids():
 
 
 def test_zoo_scatter_with_drawn_series():
-    rows = [{"name": "a", "params": 5000, "accuracy": 99.1, "drawn": 97.0}]
-    assert len(plots.zoo_scatter(rows).data) == 1
-    assert len(plots.zoo_scatter(rows, extra="drawn").data) == 2
+    rows = [{"name": "a", "params": 5000, "accuracy": 99.1, "drawn": 97.0}, {"name": "b", "params": 9000, "accuracy": 99.4, "drawn": 98.0}]
+    assert [t.name for t in plots.zoo_scatter(rows).data] == ["MNIST test"]
+    fig = plots.zoo_scatter(rows, extra="drawn")
+    lines, drawn, mnist = fig.data
+    assert list(drawn.y) == [97.0, 98.0] and list(mnist.y) == [99.1, 99.4]
+    assert list(lines.y) == [99.1, 97.0, None, 99.4, 98.0, None]  # each model's two points joined
+    assert set(mnist.textposition) <= {"top center", "bottom center"}
+
+
+def test_labels_of_close_points_go_to_opposite_sides():
+    x, y = [3.70, 3.71, 4.5], [99.40, 99.41, 99.0]
+    sides = plots.label_sides(x, y, ["depthwise_6.5k", "gap_bn_dropout_7.5k", "far_away"], x_span=1.5, y_span=1.0)
+    assert sides[0] != sides[1]
+    # a marker right above a point pushes its label below
+    assert plots.label_sides([4.0], [99.0], ["m"], 1.5, 1.0, markers=[(4.0, 99.04)]) == ["bottom center"]
