@@ -184,11 +184,12 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
     params = [r["params"] for r in rows]
     names = [r["name"] for r in rows]
     accuracy = [r[y] for r in rows]
-    all_y = accuracy + ([r[extra] for r in rows] if extra else [])
+    series = [accuracy] + ([[r[extra] for r in rows]] if extra else [])
+    all_y = [v for values in series for v in values]
     low, high = np.log10(min(params)), np.log10(max(params))
     margin = 0.12 * (high - low) + 0.05  # room for the end points' labels
     y_span = (max(all_y) - min(all_y)) * 1.2 or 1.0
-    markers = list(zip(np.log10(params * (2 if extra else 1)), all_y, strict=True))
+    markers = [(np.log10(p), v) for values in series for p, v in zip(params, values, strict=True)]
     sides = label_sides(np.log10(params), accuracy, names, high - low + 2 * margin, y_span, markers)
     if extra:
         pairs_x = [v for p in params for v in (p, p, None)]
@@ -196,7 +197,7 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
         fig.add_trace(
             go.Scatter(x=pairs_x, y=pairs_y, mode="lines", line={"color": "#d0d0d0", "width": 1}, hoverinfo="skip", showlegend=False)
         )
-        fig.add_trace(_points(params, [r[extra] for r in rows], names, "drawn MNIST", "#1f77b4", labels=False))
+        fig.add_trace(_points(params, series[1], names, "drawn MNIST", "#1f77b4", labels=False))
     fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT, labels=sides))
     fig.update_xaxes(title="parameters", type="log", range=[low - margin, high + margin])
     fig.update_yaxes(title="final test accuracy (%)")
