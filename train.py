@@ -12,8 +12,10 @@ every epoch, so an interrupted run keeps its last completed epoch.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import os
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -28,6 +30,7 @@ from mnist_small.registry import REGISTRY
 from mnist_small.training import Tensors, resolve_device, train_model
 
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +61,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def tensors(data_dir: str, device: str, drawn: bool) -> Tensors:
     """The data set, loaded (and drawn MNIST rendered) once per worker process."""
     return Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
+
+
+def end_with_parent() -> None:
+    """Worker start-up: if train.py itself is killed (``kill``, not Ctrl-C, which reaches every
+    process), the worker is stopped too instead of training on unseen; its last completed
+    epoch is on disk for ``--resume``. Linux only; elsewhere a killed run leaves its workers."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) -> dict:
@@ -119,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
         jobs = max(1, min(args.jobs, len(names)))
         threads = max(1, torch.get_num_threads() // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=end_with_parent) as pool:
             futures: dict[str, Future] = {}
             waiting = training_order(names, args.out)
             while waiting:

@@ -1,9 +1,12 @@
 """One short real training run, its checkpoint, resume and the train.py command line."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,6 +93,46 @@ def test_train_py_command_line(mnist, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "squeeze1x1_4.2k" in proc.stdout and "final acc" in proc.stdout
     assert (out / "squeeze1x1_4.2k.safetensors").exists() and (out / "squeeze1x1_4.2k.json").exists()
+
+
+def child_pids(pid: int) -> set[int]:
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; workers end with train.py on Linux only")
+def test_killed_train_py_stops_its_workers_and_resumes(mnist, tmp_path):
+    out = tmp_path / "ckpt"
+    cmd = [sys.executable, "train.py", "--models", NAME, "--epochs", "8", "--train-subset", "3000"]
+    cmd += ["--data-dir", str(MNIST_DIR), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / f"{NAME}.json").exists():  # the first epoch is saved
+            assert proc.poll() is None and time.monotonic() < deadline, "train.py ended or hung before its first epoch"
+            time.sleep(0.1)
+        workers = child_pids(proc.pid)
+        proc.terminate()
+        proc.wait(30)
+    finally:
+        proc.kill()
+    assert workers
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived train.py"
+    assert json.loads((out / f"{NAME}.json").read_text())["epochs_completed"] < 8
+
+    resumed = subprocess.run([*cmd, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / f"{NAME}.json").read_text())["epochs_completed"] == 8
 
 
 def test_train_py_reports_missing_data(tmp_path):
