@@ -31,6 +31,7 @@ from mnist_small.training import Tensors, resolve_device, train_model
 
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+SHIPPED = Path(__file__).resolve().parent / "checkpoints"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,11 +89,14 @@ def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) ->
 
 
 def last_seconds(name: str, out: str) -> float:
-    """Training time of the checkpoint already in ``out`` (0 if none): the cost estimate for scheduling."""
-    try:
-        return float(read_meta(meta_path(Path(out), name))["train_seconds"])
-    except (CheckpointError, KeyError, TypeError, ValueError):
-        return 0.0
+    """The cost estimate for scheduling: the training time of the checkpoint already in ``out``,
+    else of the shipped one (a fresh --out has none), else 0."""
+    for folder in (Path(out), SHIPPED):
+        try:
+            return float(read_meta(meta_path(folder, name))["train_seconds"])
+        except (CheckpointError, KeyError, TypeError, ValueError):
+            continue
+    return 0.0
 
 
 def training_order(names: list[str], out: str) -> list[str]:

@@ -16,7 +16,7 @@ from mnist_small.checkpoints import CheckpointError, load_checkpoint
 from mnist_small.registry import REGISTRY, Recipe
 from mnist_small.training import Tensors, distillation_loss, evaluate, resume_path, same_recipe, train_model
 
-from .conftest import MNIST_DIR, ROOT
+from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 
 NAME = "three_blocks_9.6k"
 
@@ -171,6 +171,12 @@ def test_teachers_train_first():
         patch.setitem(REGISTRY, spec.name, student)
         order = train_py.training_order([spec.name, "squeeze1x1_4.2k", NAME], "/nonexistent")
     assert order[0] == NAME
+
+
+def test_a_fresh_out_folder_schedules_the_longest_shipped_models_first(tmp_path):
+    names = ["three_blocks_9.6k", "depthwise_6.5k", "squeeze1x1_4.2k"]
+    shipped_seconds = {n: json.loads((CHECKPOINTS / f"{n}.json").read_text())["train_seconds"] for n in names}
+    assert train_py.training_order(names, str(tmp_path)) == sorted(names, key=lambda n: -shipped_seconds[n])
 
 
 def test_a_stored_recipe_with_fewer_fields_or_other_notes_is_the_same_recipe():
