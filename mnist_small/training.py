@@ -278,6 +278,7 @@ def train_model(
         "recipe": recipe.to_dict(),
         "seed": seed,
         "device": device.type,
+        "threads": torch.get_num_threads(),  # CPU results depend on it (the order of float sums)
         "train_images": len(data.train_x),
         "evaluated_on": f"validation: the last {validation:,} training images"
         if validation

@@ -38,7 +38,7 @@ def run(small, tmp_path_factory):
 def test_short_run_beats_chance_and_writes_a_checkpoint(run, small):
     out, meta = run
     assert [h["epoch"] for h in meta["history"]] == [1, 2]
-    assert meta["complete"] and meta["train_images"] == 4000
+    assert meta["complete"] and meta["train_images"] == 4000 and meta["threads"] == torch.get_num_threads()
     assert meta["history"][-1]["test_acc"] > 85.0  # chance is 10%
     assert sum(map(sum, meta["confusion_matrix"])) == 2000
     assert len(meta["misclassified"]) == sum(meta["confusion_matrix"][i][j] for i in range(10) for j in range(10) if i != j)
