@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import LoadedModel, atomic_write, load_all, meta_path
+from .checkpoints import LoadedModel, load_all, save_meta
 from .data import DataError, load_mnist, normalize
 from .drawn import drawn_inputs
 from .inference import probabilities
@@ -35,8 +35,7 @@ def record_drawn_accuracy(ckpt_dir: Path, meta: dict, drawn_accuracy: float) -> 
     """Store a re-measured drawn-MNIST accuracy in a checkpoint's JSON (atomically). Drawn
     MNIST goes through the app's preprocessing, so a change there changes it; the weights
     and the training history stay as the training run wrote them."""
-    text = json.dumps({**meta, "drawn_acc": drawn_accuracy}, indent=1)
-    atomic_write(meta_path(ckpt_dir, meta["name"]), lambda p: p.write_text(text))
+    save_meta({**meta, "drawn_acc": drawn_accuracy}, ckpt_dir)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -78,8 +78,13 @@ def save_checkpoint(model: nn.Module, meta: dict[str, Any], out_dir: Path) -> No
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tag = {"model": name, "epoch": str(meta["epochs_completed"])}
     atomic_write(weights_path(out_dir, name), lambda p: save_file(tensors, str(p), metadata=tag))
+    save_meta(meta, out_dir)
+
+
+def save_meta(meta: dict[str, Any], out_dir: Path) -> None:
+    """Write a checkpoint's JSON on its own (atomically), e.g. to record a re-measured figure."""
     text = json.dumps(meta, indent=1)
-    atomic_write(meta_path(out_dir, name), lambda p: p.write_text(text))
+    atomic_write(meta_path(out_dir, meta["name"]), lambda p: p.write_text(text))
 
 
 def read_meta(path: Path) -> dict[str, Any]:
