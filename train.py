@@ -109,6 +109,14 @@ def unfinished(futures: dict[str, Future]) -> list[str]:
     return [n for n, f in futures.items() if not f.done()]
 
 
+def ready_to_start(waiting: list[str], running: list[str], jobs: int) -> list[str]:
+    """The models to start now, in ``waiting``'s order: one per free worker, skipping a model
+    whose teacher is still waiting or training. Nothing is queued behind busy workers, so a
+    student starts as soon as its teacher is done instead of after everything queued before it."""
+    ready = [n for n in waiting if REGISTRY[n].recipe.teacher not in waiting + running]
+    return ready[: max(0, jobs - len(running))]
+
+
 def summary_table(results: list[dict]) -> str:
     header = f"{'model':<24} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8} {'drawn acc':>10}"
     lines = [header, "-" * len(header)]
@@ -138,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             futures: dict[str, Future] = {}
             waiting = training_order(names, args.out)
             while waiting:
-                # a model distilled from a teacher trained in this run starts once the teacher is done
-                for name in [n for n in waiting if REGISTRY[n].recipe.teacher not in waiting + unfinished(futures)]:
+                for name in ready_to_start(waiting, unfinished(futures), jobs):
                     futures[name] = pool.submit(train_one, name, args, threads, jobs > 1)
                     waiting.remove(name)
                 if waiting:

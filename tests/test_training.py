@@ -173,6 +173,15 @@ def test_teachers_train_first():
     assert order[0] == NAME
 
 
+def test_a_student_takes_the_first_free_worker_once_its_teacher_is_done():
+    teacher, student = REGISTRY["ours_separable_2.0k"].recipe.teacher, "ours_separable_2.0k"
+    seeds = ["conv5x5_linear_19.9k", "wide_gap_fc_18.2k", "christmas_tree_11.0k"]
+    assert train_py.ready_to_start([teacher, *seeds, student], [], jobs=2) == [teacher, seeds[0]]
+    assert train_py.ready_to_start([*seeds[1:], student], [teacher, seeds[0]], jobs=2) == []
+    assert train_py.ready_to_start([student, *seeds[1:]], [teacher], jobs=2) == [seeds[1]]
+    assert train_py.ready_to_start([student, *seeds[2:]], [seeds[1]], jobs=2) == [student]
+
+
 def test_a_fresh_out_folder_schedules_the_longest_shipped_models_first(tmp_path):
     names = ["three_blocks_9.6k", "depthwise_6.5k", "squeeze1x1_4.2k"]
     shipped_seconds = {n: json.loads((CHECKPOINTS / f"{n}.json").read_text())["train_seconds"] for n in names}
