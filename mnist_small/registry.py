@@ -245,6 +245,8 @@ REGISTRY: dict[str, ModelSpec] = {
                     "final_div_factor 7.5 (the LR ends at 0.0133, not near 0): the only value that reproduces the "
                     "log's per-epoch learning rates to all six printed digits (the default 1e4 gives 0.0370 for "
                     "epoch 10 where the log prints 0.049657)",
+                    "bf16 autocast is not why it ends below the write-up: on the validation split, seeds 0-2, fp32 "
+                    "training ended at 99.46 / 99.40 / 99.31% and bf16 at 99.43 / 99.43 / 99.36%",
                 ),
             ),
         ),
