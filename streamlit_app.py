@@ -235,7 +235,20 @@ with tab_zoo, guard("zoo"):
         rows = overview(CHECKPOINTS)
         has_drawn = all(r["drawn accuracy"] is not None for r in rows)
         st.plotly_chart(plots.zoo_scatter(rows, extra="drawn accuracy" if has_drawn else None), width="stretch", key="zoo")
-        st.dataframe(rows, hide_index=True, width="stretch")
+        percent = st.column_config.NumberColumn(format="%.2f%%")
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "params": st.column_config.NumberColumn(format="localized"),
+                "MACs": st.column_config.NumberColumn("MACs per image", format="compact"),
+                "accuracy": percent,
+                "drawn accuracy": percent,
+                "best accuracy": percent,
+                "train seconds": st.column_config.NumberColumn("train time", format="%.0f s"),
+            },
+        )
         st.caption(
             "accuracy: final epoch on the 10,000 MNIST test images. drawn accuracy: the same digits re-drawn the way a "
             "canvas drawing looks (random size, place, brush width and slant), through the app's preprocessing."

@@ -199,8 +199,12 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
         )
         fig.add_trace(_points(params, series[1], names, "drawn MNIST", "#1f77b4", labels=False))
     fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT, labels=sides))
-    fig.update_xaxes(title="parameters", type="log", range=[low - margin, high + margin])
-    fig.update_yaxes(title="final test accuracy (%)")
+    # plain 1-2-3-5-7 ticks labelled "2k", "10k": the log axis's own minor labels ("2", "3", ... "10k", "2") confuse
+    ticks = [m * 10**e for e in range(2, 7) for m in (1, 2, 3, 5, 7) if low - margin <= np.log10(m * 10**e) <= high + margin]
+    fig.update_xaxes(
+        title="parameters", type="log", range=[low - margin, high + margin], tickvals=ticks, ticktext=[f"{t / 1000:g}k" for t in ticks]
+    )
+    fig.update_yaxes(title="final accuracy (%)")
     return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra))
 
 

@@ -57,6 +57,8 @@ def test_zoo_scatter_with_drawn_series():
     assert list(drawn.y) == [97.0, 98.0] and list(mnist.y) == [99.1, 99.4]
     assert list(lines.y) == [99.1, 97.0, None, 99.4, 98.0, None]  # each model's two points joined
     assert set(mnist.textposition) <= {"top center", "bottom center"}
+    axis = fig.layout.xaxis  # 5,000 and 9,000 params with a margin: 4.2k to 10.8k, ticks labelled plainly
+    assert list(axis.tickvals) == [5000, 7000, 10000] and list(axis.ticktext) == ["5k", "7k", "10k"]
 
 
 def test_labels_of_close_points_go_to_opposite_sides():
