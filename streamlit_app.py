@@ -114,7 +114,10 @@ tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = 
 
 # ---- draw ---------------------------------------------------------------------------------
 with tab_draw:
-    left, right = st.columns([1, 1.4], gap="large")
+    # The canvas has a fixed size: its column is never narrower (relative columns clipped it on a
+    # 1024 px projector); on a narrow screen the prediction wraps below it.
+    row = st.container(horizontal=True, gap="large")
+    left, right = row.container(width=CANVAS + 10), row.container(width="stretch")
     with left:
         # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
         st.caption("Draw one digit, large. Undo, redo, reset: hover over the canvas.")

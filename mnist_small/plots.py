@@ -157,10 +157,10 @@ def label_sides(
     x: Sequence[float], y: Sequence[float], names: Sequence[str], x_span: float, y_span: float, markers: Sequence[tuple[float, float]] = ()
 ) -> list[str]:
     """Put each point's label above or below it, whichever overlaps the markers and the labels
-    placed so far least. Labels are boxes of about 7 px per character by 16 px on a ~750 x 440 px
+    placed so far least. Labels are boxes of about 7 px per character by 16 px on a ~560 x 440 px
     plot, in data units (``x`` on the axis's scale, e.g. log10 for a log axis)."""
-    width_per_char, height, gap = 7 / 750 * x_span, 16 / 440 * y_span, 9 / 440 * y_span
-    dot_x, dot_y = 7 / 750 * x_span, 7 / 440 * y_span
+    width_per_char, height, gap = 7 / 560 * x_span, 16 / 440 * y_span, 9 / 440 * y_span
+    dot_x, dot_y = 7 / 560 * x_span, 7 / 440 * y_span
     placed = [(mx - dot_x, mx + dot_x, my - dot_y, my + dot_y) for mx, my in markers]
     sides = []
     for xi, yi, name in zip(x, y, names, strict=True):
@@ -205,7 +205,8 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
         title="parameters", type="log", range=[low - margin, high + margin], tickvals=ticks, ticktext=[f"{t / 1000:g}k" for t in ticks]
     )
     fig.update_yaxes(title="final accuracy (%)")
-    return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra))
+    legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}  # above: the plot keeps the width
+    return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra), legend=legend)
 
 
 def _points(x: list, y: list, names: list[str], label: str, colour: str, labels: list[str] | bool) -> go.Scatter:

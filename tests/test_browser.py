@@ -93,3 +93,12 @@ def test_draw_switch_compare_and_curves(page, app_url):
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-curves.png"))
     assert_no_error(page)
+
+
+def test_the_whole_canvas_takes_strokes_on_a_1024_px_projector(page, app_url):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(app_url)
+    page.get_by_text(HINT).wait_for(timeout=60_000)
+    draw(page, [[(262, 40), (262, 140), (262, 245)]])  # a one along the canvas's right edge
+    assert big_digit(page) == "1"
+    assert_no_error(page)
