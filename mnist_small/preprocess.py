@@ -25,6 +25,8 @@ INK = 0.1  # a pixel brighter than this (after background removal) is ink
 MIN_CONTRAST = 0.15  # less difference than this between ink and background: blank
 TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a dot, not a digit
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
+UNEVEN = 0.02  # the border's darker half spread over more than this (5th to 50th percentile): a photo
+MAX_SIDE = 800  # larger images are shrunk to this many pixels a side first
 
 STROKE = 2.5  # MNIST's typical stroke width, in pixels of the 20-pixel box
 STROKE_RANGE = (2.0, 3.0)  # strokes outside this (box pixels) are brought back to STROKE
@@ -87,15 +89,47 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
 
 
 def light_on_dark(grey: np.ndarray) -> np.ndarray:
-    """Flip dark-on-light images, then stretch so background -> 0 and the brightest ink -> 1."""
+    """Flip dark-on-light images, then stretch so background -> 0 and the brightest ink -> 1.
+    A photo (its border not one flat colour) first loses its uneven light and its noise."""
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     background = float(np.median(border))
     if background > 0.5:
         grey, background = 1.0 - grey, 1.0 - background
+    if np.ptp(np.percentile(border, [5, 50])) > UNEVEN:  # the background half: ink on the border does not count
+        grey, background = flatten_photo(grey), 0.0
     contrast = float(grey.max()) - background
     if contrast < MIN_CONTRAST:
         return np.zeros_like(grey)
     return np.clip((grey - background) / contrast, 0.0, 1.0)
+
+
+def shrink(grey: np.ndarray) -> np.ndarray:
+    """A large image (a phone photo, a scan) at most MAX_SIDE pixels a side: the 28x28 result
+    needs no more, the stroke steps stay fast, and averaging pixels averages noise away."""
+    h, w = grey.shape
+    if max(h, w) <= MAX_SIDE:
+        return grey
+    size = (max(2, round(h * MAX_SIDE / max(h, w))), max(2, round(w * MAX_SIDE / max(h, w))))
+    return F.interpolate(torch.from_numpy(np.ascontiguousarray(grey))[None, None], size=size, mode="area")[0, 0].numpy()
+
+
+def flatten_photo(grey: np.ndarray) -> np.ndarray:
+    """A photo of a digit on paper, light on dark: subtract the slowly varying background (a
+    shadow, uneven light) and average out sensor noise, which would otherwise pass for ink."""
+    image = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
+    h, w = grey.shape
+    # the background: an opening (erosion, then dilation) of a small copy drops the thin bright
+    # strokes and keeps the light; a box blur smooths its blocks before it is scaled back up
+    small = F.interpolate(image, size=(max(2, round(64 * h / max(h, w))), max(2, round(64 * w / max(h, w)))), mode="area")
+    opened = F.max_pool2d(-F.max_pool2d(-small, 9, stride=1, padding=4), 9, stride=1, padding=4)
+    smooth = F.avg_pool2d(opened, 9, stride=1, padding=4, count_include_pad=False)
+    background = F.interpolate(smooth, size=(h, w), mode="bilinear", align_corners=False)
+    flat = F.avg_pool2d(image - background, 3, stride=1, padding=1, count_include_pad=False)[0, 0]
+    # what noise is left: most pixels are paper, so their spread (median absolute deviation) is the
+    # noise's; anything within 5 of those of the paper is paper
+    paper = flat.median()
+    noise = 1.4826 * (flat - paper).abs().median()
+    return (flat - paper - 5 * noise).clamp(min=0).numpy()
 
 
 def ink_box(mask: np.ndarray) -> tuple[slice, slice]:
@@ -194,7 +228,7 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
 
 def prepare(image: np.ndarray | Image.Image) -> Prepared:
     """Turn a drawing or picture of one digit into the MNIST-style 28x28 image."""
-    ink = light_on_dark(to_grayscale(image))
+    ink = light_on_dark(shrink(to_grayscale(image)))
     mask = ink > INK
     if not mask.any():
         return Prepared(None, message=NO_DIGIT)

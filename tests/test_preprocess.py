@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -88,6 +90,34 @@ def test_image_files(tmp_path, mnist):
         load_image(tmp_path / "broken.png")
     with pytest.raises(ValueError, match="no such file"):
         load_image(tmp_path / "missing.png")
+
+
+def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0) -> Image.Image:
+    """A phone-photo-like JPEG of dark ink on paper: a shadow across the page and sensor noise."""
+    rng = np.random.default_rng(seed)
+    ink = np.zeros((side, side * 4 // 3), np.float32)
+    if digit is not None:
+        size = side * 3 // 5
+        ink[side // 5 : side // 5 + size, side // 3 : side // 3 + size] = np.asarray(Image.fromarray(digit).resize((size, size))) / 255
+    rows, cols = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]] / side
+    light = 0.9 - 0.25 * (0.6 * cols + 0.4 * rows)  # brighter top left, darker bottom right
+    grey = np.clip(light * (1 - 0.75 * ink) + rng.normal(0, 0.05, ink.shape), 0, 1)
+    buffer = io.BytesIO()
+    Image.fromarray((255 * grey).astype(np.uint8)).convert("RGB").save(buffer, "JPEG", quality=75)
+    return Image.open(buffer)
+
+
+@pytest.mark.parametrize(("index", "side"), [(0, 300), (1, 1200), (2, 600), (3, 2000)])
+def test_a_photo_of_a_digit_on_paper_comes_back_like_the_original(mnist, index, side):
+    """Uneven light and noise would pass for ink; they are flattened and averaged away first."""
+    original = mnist.test_images[index, 0].numpy()
+    prepared = prepare(paper_photo(original, side))
+    assert prepared.has_digit and prepared.warning is None
+    assert similarity(prepared.image, original / 255.0) > 0.85
+
+
+def test_a_photo_of_blank_paper_is_no_digit():
+    assert not prepare(paper_photo(None, 800)).has_digit
 
 
 def test_rejects_non_image_arrays():
