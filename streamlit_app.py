@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_small import plots
@@ -81,6 +82,16 @@ def read_drawing(image: np.ndarray | None) -> Prepared:
         return Prepared(None, message="That drawing could not be read: clear the canvas and draw again.")
 
 
+def read_upload(upload) -> Prepared:
+    """An uploaded picture as model input; a file that is not an image is reported, not raised."""
+    try:
+        with Image.open(upload) as image:
+            return prepare(image)
+    except Exception as err:
+        log.info("could not read the uploaded file %r: %s", upload.name, err)
+        return Prepared(None, message=f"{upload.name} could not be read as an image: upload a PNG or JPEG photo of one digit.")
+
+
 def label(name: str) -> str:
     c = card(name, CHECKPOINTS)
     return f"{name} · {c['params']:,} params · {c['final_acc']:.2f}%"
@@ -90,7 +101,7 @@ models, failed = zoo(CHECKPOINTS)
 if not models:
     st.title("✏️ mnist_small")
     st.error(f"No trained models found in `{CHECKPOINTS}`.")
-    st.markdown("Train them first (about 15 minutes on a laptop CPU), then reload this page:\n\n```\npython train.py\n```")
+    st.markdown("Train them first (about 25 minutes on a 2-core CPU), then reload this page:\n\n```\npython train.py --jobs 2\n```")
     for reason in failed.values():
         st.warning(f"Unavailable: {reason}")
     st.stop()
@@ -103,6 +114,12 @@ with st.sidebar:
     stroke = st.slider("Brush width", 8, 40, 20, key="stroke")
     if st.button("Clear the canvas", width="stretch"):
         st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1
+    upload = st.file_uploader(
+        "…or upload a picture of a digit",
+        type=["png", "jpg", "jpeg", "webp", "bmp", "gif"],
+        help="A photo of a digit written on paper works too: shadows and noise are cleaned up first.",
+        key="upload",
+    )
     for name, reason in failed.items():
         st.warning(f"**{name}** is unavailable: {reason}")
 
@@ -131,15 +148,22 @@ with tab_draw:
             return_image_data=True,
             key=f"canvas-{st.session_state.get('canvas_version', 0)}",
         )
-        drawing = read_drawing(canvas.image_data)
+        drawing = read_upload(upload) if upload is not None else read_drawing(canvas.image_data)
         if drawing.has_digit:
-            st.image(
-                np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True, width=140
+            pictures = st.container(horizontal=True, gap="small")
+            if upload is not None:
+                pictures.image(upload, caption=upload.name, width=135)
+            pictures.image(
+                np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True, width=135
             )
     probs = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
     with right, guard("prediction"):
+        if upload is not None:
+            st.caption(f"Reading the uploaded **{upload.name}**, not the canvas: remove it in the sidebar to draw again.")
         if drawing.message and drawing.message != NO_DIGIT:
             st.warning(drawing.message)
+        elif upload is not None and not drawing.has_digit:
+            st.warning(f"No digit found in {upload.name}: the picture looks blank.")
         elif not drawing.has_digit:
             st.info("Draw a digit on the black canvas: the models will answer as soon as you lift the mouse.")
         else:

@@ -14,6 +14,7 @@ import pytest
 from mnist_small.registry import REGISTRY
 
 from .appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
+from .conftest import paper_photo
 
 DOCS = ROOT / "docs"
 pytestmark = [
@@ -101,4 +102,21 @@ def test_the_whole_canvas_takes_strokes_on_a_1024_px_projector(page, app_url):
     page.get_by_text(HINT).wait_for(timeout=60_000)
     draw(page, [[(262, 40), (262, 140), (262, 245)]])  # a one along the canvas's right edge
     assert big_digit(page) == "1"
+    assert_no_error(page)
+
+
+def test_an_uploaded_photo_of_a_digit_on_paper_is_read(page, app_url, mnist, tmp_path):
+    photo = tmp_path / "seven.jpg"
+    paper_photo(mnist.test_images[0, 0].numpy(), 900).save(photo)  # test digit 0 is a 7
+    page.goto(app_url)
+    page.get_by_text(HINT).wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(photo))
+    page.get_by_text("Reading the uploaded").wait_for(timeout=20_000)
+    assert big_digit(page) == "7"
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(DOCS / "app-upload.png"))
+    broken = tmp_path / "notes.png"
+    broken.write_text("not a picture")
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(broken))
+    page.get_by_text("notes.png could not be read as an image").wait_for(timeout=20_000)
     assert_no_error(page)

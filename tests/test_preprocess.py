@@ -1,12 +1,10 @@
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from mnist_small.preprocess import BOX, Prepared, load_image, prepare, straighten, to_grayscale
 
-from .conftest import draw_on_canvas
+from .conftest import draw_on_canvas, paper_photo
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -90,21 +88,6 @@ def test_image_files(tmp_path, mnist):
         load_image(tmp_path / "broken.png")
     with pytest.raises(ValueError, match="no such file"):
         load_image(tmp_path / "missing.png")
-
-
-def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0) -> Image.Image:
-    """A phone-photo-like JPEG of dark ink on paper: a shadow across the page and sensor noise."""
-    rng = np.random.default_rng(seed)
-    ink = np.zeros((side, side * 4 // 3), np.float32)
-    if digit is not None:
-        size = side * 3 // 5
-        ink[side // 5 : side // 5 + size, side // 3 : side // 3 + size] = np.asarray(Image.fromarray(digit).resize((size, size))) / 255
-    rows, cols = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]] / side
-    light = 0.9 - 0.25 * (0.6 * cols + 0.4 * rows)  # brighter top left, darker bottom right
-    grey = np.clip(light * (1 - 0.75 * ink) + rng.normal(0, 0.05, ink.shape), 0, 1)
-    buffer = io.BytesIO()
-    Image.fromarray((255 * grey).astype(np.uint8)).convert("RGB").save(buffer, "JPEG", quality=75)
-    return Image.open(buffer)
 
 
 @pytest.mark.parametrize(("index", "side"), [(0, 300), (1, 1200), (2, 600), (3, 2000)])
