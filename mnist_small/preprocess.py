@@ -116,20 +116,33 @@ def shrink(grey: np.ndarray) -> np.ndarray:
 def flatten_photo(grey: np.ndarray) -> np.ndarray:
     """A photo of a digit on paper, light on dark: subtract the slowly varying background (a
     shadow, uneven light) and average out sensor noise, which would otherwise pass for ink."""
-    image = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None]
-    h, w = grey.shape
-    # the background: an opening (erosion, then dilation) of a small copy drops the thin bright
-    # strokes and keeps the light; a box blur smooths its blocks before it is scaled back up
-    small = F.interpolate(image, size=(max(2, round(64 * h / max(h, w))), max(2, round(64 * w / max(h, w)))), mode="area")
-    opened = F.max_pool2d(-F.max_pool2d(-small, 9, stride=1, padding=4), 9, stride=1, padding=4)
-    smooth = F.avg_pool2d(opened, 9, stride=1, padding=4, count_include_pad=False)
-    background = F.interpolate(smooth, size=(h, w), mode="bilinear", align_corners=False)
-    flat = F.avg_pool2d(image - background, 3, stride=1, padding=1, count_include_pad=False)[0, 0]
-    # what noise is left: most pixels are paper, so their spread (median absolute deviation) is the
-    # noise's; anything within 5 of those of the paper is paper
-    paper = flat.median()
-    noise = 1.4826 * (flat - paper).abs().median()
-    return (flat - paper - 5 * noise).clamp(min=0).numpy()
+    image = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))
+    flat = F.avg_pool2d((image - paper_light(image))[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0]
+    # the noise left: the paper now sits at 0, and only paper falls below it (ink is above), so the
+    # values below 0 show the noise's spread; anything within 5 noise-widths of 0 is paper
+    below = flat[flat < 0]
+    noise = 1.4826 * below.abs().median() if len(below) else torch.tensor(0.0)
+    return (flat - 5 * noise).clamp(min=0).numpy()
+
+
+def paper_light(image: torch.Tensor, rounds: int = 4) -> torch.Tensor:
+    """The paper's brightness under uneven light: a smooth (quadratic) surface fitted to a
+    64-pixel copy, refitted without the pixels far above it (the ink), however thick the strokes."""
+    h, w = image.shape
+    small = F.interpolate(image[None, None], size=(max(2, round(64 * h / max(h, w))), max(2, round(64 * w / max(h, w)))), mode="area")[0, 0]
+
+    def terms(rows: int, cols: int) -> torch.Tensor:
+        y, x = torch.meshgrid(torch.linspace(-1, 1, rows), torch.linspace(-1, 1, cols), indexing="ij")
+        return torch.stack([torch.ones_like(x), x, y, x * x, x * y, y * y], -1).reshape(-1, 6)
+
+    a, b = terms(*small.shape), small.reshape(-1, 1)
+    paper = b[:, 0] <= b.median()  # to start: the darker half, paper even under thick strokes
+    for _ in range(rounds):
+        coef = torch.linalg.lstsq(a[paper], b[paper]).solution
+        residual = (b - a @ coef)[:, 0]
+        below = residual[residual < 0]  # paper only: its noise, unbiased by the ink above
+        paper = residual < 3 * 1.4826 * below.abs().median() + 1e-3
+    return (terms(h, w) @ coef).reshape(h, w)
 
 
 def ink_box(mask: np.ndarray) -> tuple[slice, slice]:

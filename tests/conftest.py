@@ -37,13 +37,14 @@ def draw_on_canvas(digit: np.ndarray, size: int = 200, top: int = 30, left: int 
     return rgba
 
 
-def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0) -> Image.Image:
-    """A phone-photo-like JPEG of dark ink on paper: a shadow across the page and sensor noise."""
+def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0, fill: float = 0.6) -> Image.Image:
+    """A phone-photo-like JPEG of dark ink on paper: a shadow across the page and sensor noise;
+    the digit's box is ``fill`` of the photo's height."""
     rng = np.random.default_rng(seed)
     ink = np.zeros((side, side * 4 // 3), np.float32)
     if digit is not None:
-        size = side * 3 // 5
-        ink[side // 5 : side // 5 + size, side // 3 : side // 3 + size] = np.asarray(Image.fromarray(digit).resize((size, size))) / 255
+        size, top = round(side * fill), round(side * (1 - fill) / 2)
+        ink[top : top + size, side // 3 : side // 3 + size] = np.asarray(Image.fromarray(digit).resize((size, size))) / 255
     rows, cols = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]] / side
     light = 0.9 - 0.25 * (0.6 * cols + 0.4 * rows)  # brighter top left, darker bottom right
     grey = np.clip(light * (1 - 0.75 * ink) + rng.normal(0, 0.05, ink.shape), 0, 1)

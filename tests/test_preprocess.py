@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from mnist_small.preprocess import BOX, Prepared, load_image, prepare, straighten, to_grayscale
 
@@ -97,6 +97,16 @@ def test_a_photo_of_a_digit_on_paper_comes_back_like_the_original(mnist, index, 
     prepared = prepare(paper_photo(original, side))
     assert prepared.has_digit and prepared.warning is None
     assert similarity(prepared.image, original / 255.0) > 0.85
+
+
+@pytest.mark.parametrize("index", [0, 2, 3])
+def test_a_thick_marker_digit_filling_the_photo_is_not_taken_for_paper(mnist, index):
+    """The light is fitted to the paper alone, however much of the photo the strokes cover."""
+    original = mnist.test_images[index, 0].numpy()
+    marker = np.asarray(Image.fromarray(original).filter(ImageFilter.MaxFilter(3)))  # strokes ~2 px wider
+    prepared = prepare(paper_photo(marker, 600, fill=0.95))
+    assert prepared.has_digit
+    assert similarity(prepared.image, prepare(marker).image) > 0.85  # the same marker digit, scanned clean
 
 
 def test_a_photo_of_blank_paper_is_no_digit():
