@@ -4,7 +4,8 @@ MNIST digits are light ink on black, cropped to their ink, scaled (anti-aliased)
 longer side is 20 px, and placed in a 28x28 field with their centre of mass at the centre.
 A drawing from the canvas goes through exactly those steps, with a brush much thicker or
 thinner than MNIST's pen and a slant far beyond MNIST's usual one brought back into MNIST's
-range first; a blank one yields no digit.
+range first; a blank one yields no digit. A photo of a digit on paper first loses its
+uneven light and its noise, and any large image is shrunk to at most 800 px a side.
 """
 
 from __future__ import annotations
