@@ -107,11 +107,23 @@ def light_on_dark(grey: np.ndarray) -> np.ndarray:
 def shrink(grey: np.ndarray) -> np.ndarray:
     """A large image (a phone photo, a scan) at most MAX_SIDE pixels a side: the 28x28 result
     needs no more, the stroke steps stay fast, and averaging pixels averages noise away."""
-    h, w = grey.shape
-    if max(h, w) <= MAX_SIDE:
+    if max(grey.shape) <= MAX_SIDE:
         return grey
-    size = (max(2, round(h * MAX_SIDE / max(h, w))), max(2, round(w * MAX_SIDE / max(h, w))))
-    return F.interpolate(torch.from_numpy(np.ascontiguousarray(grey))[None, None], size=size, mode="area")[0, 0].numpy()
+    return area_resize(torch.from_numpy(np.ascontiguousarray(grey)), MAX_SIDE).numpy()
+
+
+def area_resize(image: torch.Tensor, side: int) -> torch.Tensor:
+    """(H, W) averaged down (or up) so its longer side is ``side`` pixels, keeping the aspect."""
+    h, w = image.shape
+    size = (max(2, round(h * side / max(h, w))), max(2, round(w * side / max(h, w))))
+    return F.interpolate(image[None, None], size=size, mode="area")[0, 0]
+
+
+def noise_below_zero(values: torch.Tensor) -> torch.Tensor:
+    """The noise width (a robust standard deviation) of the values below zero: with the paper
+    at zero, only paper lies below it, so the ink above does not widen the estimate."""
+    below = values[values < 0]
+    return 1.4826 * below.abs().median() if len(below) else torch.tensor(0.0)
 
 
 def flatten_photo(grey: np.ndarray) -> np.ndarray:
@@ -119,18 +131,13 @@ def flatten_photo(grey: np.ndarray) -> np.ndarray:
     shadow, uneven light) and average out sensor noise, which would otherwise pass for ink."""
     image = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))
     flat = F.avg_pool2d((image - paper_light(image))[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0]
-    # the noise left: the paper now sits at 0, and only paper falls below it (ink is above), so the
-    # values below 0 show the noise's spread; anything within 5 noise-widths of 0 is paper
-    below = flat[flat < 0]
-    noise = 1.4826 * below.abs().median() if len(below) else torch.tensor(0.0)
-    return (flat - 5 * noise).clamp(min=0).numpy()
+    return (flat - 5 * noise_below_zero(flat)).clamp(min=0).numpy()  # within 5 noise widths of the paper: paper
 
 
 def paper_light(image: torch.Tensor, rounds: int = 4) -> torch.Tensor:
     """The paper's brightness under uneven light: a smooth (quadratic) surface fitted to a
     64-pixel copy, refitted without the pixels far above it (the ink), however thick the strokes."""
-    h, w = image.shape
-    small = F.interpolate(image[None, None], size=(max(2, round(64 * h / max(h, w))), max(2, round(64 * w / max(h, w)))), mode="area")[0, 0]
+    small = area_resize(image, 64)
 
     def terms(rows: int, cols: int) -> torch.Tensor:
         y, x = torch.meshgrid(torch.linspace(-1, 1, rows), torch.linspace(-1, 1, cols), indexing="ij")
@@ -141,9 +148,8 @@ def paper_light(image: torch.Tensor, rounds: int = 4) -> torch.Tensor:
     for _ in range(rounds):
         coef = torch.linalg.lstsq(a[paper], b[paper]).solution
         residual = (b - a @ coef)[:, 0]
-        below = residual[residual < 0]  # paper only: its noise, unbiased by the ink above
-        paper = residual < 3 * 1.4826 * below.abs().median() + 1e-3
-    return (terms(h, w) @ coef).reshape(h, w)
+        paper = residual < 3 * noise_below_zero(residual) + 1e-3
+    return (terms(*image.shape) @ coef).reshape(image.shape)
 
 
 def ink_box(mask: np.ndarray) -> tuple[slice, slice]:
