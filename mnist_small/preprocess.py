@@ -95,8 +95,8 @@ def light_on_dark(grey: np.ndarray) -> np.ndarray:
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     background = float(np.median(border))
     if background > 0.5:
-        grey, background = 1.0 - grey, 1.0 - background
-    if np.ptp(np.percentile(border, [5, 50])) > UNEVEN:  # the background half: ink on the border does not count
+        grey, border, background = 1.0 - grey, 1.0 - border, 1.0 - background
+    if np.ptp(np.percentile(border, [5, 50])) > UNEVEN:  # the darker (background) half: ink on the border does not count
         grey, background = flatten_photo(grey), 0.0
     contrast = float(grey.max()) - background
     if contrast < MIN_CONTRAST:

@@ -79,6 +79,15 @@ def test_tensor_is_normalised_like_training():
     assert tensor.min().item() == pytest.approx(-0.1307 / 0.3081, abs=1e-4)
 
 
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_a_tight_crop_dark_on_light_reads_like_light_on_dark(mnist, index):
+    """Ink covering part of the border is not uneven paper: no photo clean-up, whichever way round."""
+    digit = mnist.test_images[index, 0].numpy()
+    rows, cols = np.nonzero(digit > 30)
+    crop = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    np.testing.assert_allclose(prepare(255 - crop).image, prepare(crop).image, atol=1e-5)
+
+
 def test_image_files(tmp_path, mnist):
     path = tmp_path / "digit.png"
     Image.fromarray(255 - mnist.test_images[0, 0].numpy()).resize((300, 300)).save(path)
