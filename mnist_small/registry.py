@@ -150,13 +150,17 @@ REGISTRY: dict[str, ModelSpec] = {
                 optimizer="sgd",
                 nesterov=True,
                 max_lr=0.05,
-                weight_decay=5e-4,
+                weight_decay=1e-4,
                 augment=Augment(rotation=10.0, translate=2.0, scale=(0.9, 1.1)),
                 notes=(
                     "batch 64 (938 steps per epoch in the log), 15 epochs: as the write-up",
                     f"optimizer, schedule, augmentation: {SILENT}",
-                    "more augmentation and weight decay than the other seeds: model_v0 has no dropout, and with "
-                    "rotation +-7 deg and weight decay 1e-4 it overfit (train 99.36%, test 99.22% in our first run)",
+                    "more augmentation than the other seeds (model_v0 has no dropout): with rotation +-7 deg it "
+                    "overfit in our first run (train 99.36%, test 99.22%)",
+                    f"weight decay 1e-4 (5e-4 before) {VALIDATION}: final validation accuracy, seeds 0-3, "
+                    "99.41 / 99.28 / 99.44 / 99.39% (mean 99.38%) against 99.32 / 99.32 / 99.40 / 99.32% (99.34%) with "
+                    "5e-4; also tried: peak LR 0.1 99.37 / 99.39 / 99.39 / 99.31%, peak LR 0.1 with weight decay 1e-4 "
+                    "99.39 / 99.39 / 99.35 / 99.36%, rotation +-7 deg without scale jitter 99.28 / 99.32% (seeds 0-1)",
                 ),
             ),
         ),
