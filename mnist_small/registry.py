@@ -242,6 +242,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 pct_start=0.3,
                 div_factor=7.5,
                 final_div_factor=7.5,
+                weight_decay=1e-4,
                 augment=Augment(rotation=15.0, translate=2.0),
                 notes=(
                     "Adagrad, OneCycleLR peak 0.75 at 30% with div_factor 7.5, no momentum cycling, "
@@ -251,6 +252,9 @@ REGISTRY: dict[str, ModelSpec] = {
                     "epoch 10 where the log prints 0.049657)",
                     "bf16 autocast is not why it ends below the write-up: on the validation split, seeds 0-2, fp32 "
                     "training ended at 99.46 / 99.40 / 99.31% and bf16 at 99.43 / 99.43 / 99.36%",
+                    f"weight decay 1e-4 (none before; the write-up does not say) {VALIDATION}: final validation "
+                    "accuracy, seeds 0-3, 99.42 / 99.42 / 99.49 / 99.44% (mean 99.44%) against 99.43 / 99.43 / 99.36 / "
+                    "99.39% (99.40%) without; 3e-5: 99.33 / 99.35 / 99.36 / 99.35%; 3e-4: 99.36 / 99.37 / 99.42 / 99.36%",
                 ),
             ),
         ),
