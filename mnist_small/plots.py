@@ -153,28 +153,43 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
     return styled(fig, 460, legend={"orientation": "h", "y": -0.25})
 
 
-def label_sides(
-    x: Sequence[float], y: Sequence[float], names: Sequence[str], x_span: float, y_span: float, markers: Sequence[tuple[float, float]] = ()
-) -> list[str]:
-    """Put each point's label above or below it, whichever overlaps the markers and the labels
-    placed so far least. Labels are boxes of about 7 px per character by 16 px on a ~560 x 440 px
-    plot, in data units (``x`` on the axis's scale, e.g. log10 for a log axis)."""
-    width_per_char, height, gap = 7 / 560 * x_span, 16 / 440 * y_span, 9 / 440 * y_span
-    dot_x, dot_y = 7 / 560 * x_span, 7 / 440 * y_span
-    placed = [(mx - dot_x, mx + dot_x, my - dot_y, my + dot_y) for mx, my in markers]
-    sides = []
-    for xi, yi, name in zip(x, y, names, strict=True):
-        half = len(name) * width_per_char / 2
-        options = {"top center": (xi - half, xi + half, yi + gap, yi + gap + height)}
-        options["bottom center"] = (xi - half, xi + half, yi - gap - height, yi - gap)
+# The zoo plot's area on the narrowest screen it is made for (a 1024 px projector, sidebar open),
+# in pixels: labels placed apart there stay apart on wider screens, where only x spreads out.
+PLOT_AREA = (500, 430)
+CHAR_WIDTH, LABEL_HEIGHT, MARKER_RADIUS = 7.0, 16.0, 7.0
 
-        def overlap(box: tuple[float, float, float, float]) -> float:
-            return sum(max(0.0, min(box[1], b[1]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[2], b[2])) for b in placed)
 
-        side = min(options, key=lambda k: overlap(options[k]))
-        placed.append(options[side])
-        sides.append(side)
-    return sides
+def label_offsets(
+    points: Sequence[tuple[float, float]], names: Sequence[str], markers: Sequence[tuple[float, float]] = ()
+) -> list[tuple[float, float]]:
+    """Where each point's label goes, as a pixel offset (dx, dy; +y is down) from the point.
+
+    ``points`` and ``markers`` are pixel positions in a PLOT_AREA-sized plot. Each label takes
+    the first free spot of: just above, just below, right, left, then two to four rows further
+    up or down (joined to its point by a line); where none is free, the spot that overlaps the
+    markers, the plot's edges and the labels placed so far least."""
+    width, height = PLOT_AREA
+    row = LABEL_HEIGHT + 2
+    near = MARKER_RADIUS + 1 + LABEL_HEIGHT / 2
+    placed = [(mx - MARKER_RADIUS, mx + MARKER_RADIUS, my - MARKER_RADIUS, my + MARKER_RADIUS) for mx, my in markers]
+
+    def overlap(box: tuple[float, float, float, float]) -> float:
+        inside = max(0.0, min(box[1], width) - max(box[0], 0.0)) * max(0.0, min(box[3], height) - max(box[2], 0.0))
+        outside = (box[1] - box[0]) * (box[3] - box[2]) - inside
+        return outside + sum(
+            max(0.0, min(box[1], b[1]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[2], b[2])) for b in placed
+        )
+
+    offsets = []
+    for (x, y), name in zip(points, names, strict=True):
+        half = len(name) * CHAR_WIDTH / 2
+        candidates = [(0.0, -near), (0.0, near), (half + MARKER_RADIUS + 4, 0.0), (-half - MARKER_RADIUS - 4, 0.0)]
+        candidates += [(0.0, sign * (near + k * row)) for k in (1, 2, 3) for sign in (-1, 1)]
+        boxes = [(x + dx - half, x + dx + half, y + dy - LABEL_HEIGHT / 2, y + dy + LABEL_HEIGHT / 2) for dx, dy in candidates]
+        best = min(range(len(candidates)), key=lambda i: overlap(boxes[i]))  # the first of the least overlapping
+        placed.append(boxes[best])
+        offsets.append(candidates[best])
+    return offsets
 
 
 def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None) -> go.Figure:
@@ -188,36 +203,56 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
     all_y = [v for values in series for v in values]
     low, high = np.log10(min(params)), np.log10(max(params))
     margin = 0.12 * (high - low) + 0.05  # room for the end points' labels
-    y_span = (max(all_y) - min(all_y)) * 1.2 or 1.0
-    markers = [(np.log10(p), v) for values in series for p, v in zip(params, values, strict=True)]
-    sides = label_sides(np.log10(params), accuracy, names, high - low + 2 * margin, y_span, markers)
+    x_range = [low - margin, high + margin]
+    y_pad = 0.1 * (max(all_y) - min(all_y)) + 0.05  # room for the top and bottom labels
+    y_range = [min(all_y) - y_pad, max(all_y) + y_pad]
+
+    def pixels(p: float, v: float) -> tuple[float, float]:
+        return (
+            (np.log10(p) - x_range[0]) / (x_range[1] - x_range[0]) * PLOT_AREA[0],
+            (y_range[1] - v) / (y_range[1] - y_range[0]) * PLOT_AREA[1],
+        )
+
+    markers = [pixels(p, v) for values in series for p, v in zip(params, values, strict=True)]
+    offsets = label_offsets([pixels(p, v) for p, v in zip(params, accuracy, strict=True)], names, markers)
     if extra:
         pairs_x = [v for p in params for v in (p, p, None)]
         pairs_y = [v for r in rows for v in (r[y], r[extra], None)]
         fig.add_trace(
             go.Scatter(x=pairs_x, y=pairs_y, mode="lines", line={"color": "#d0d0d0", "width": 1}, hoverinfo="skip", showlegend=False)
         )
-        fig.add_trace(_points(params, series[1], names, "drawn MNIST", "#1f77b4", labels=False))
-    fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT, labels=sides))
+        fig.add_trace(_points(params, series[1], names, "drawn MNIST", "#1f77b4"))
+    fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT))
+    for p, v, name, (dx, dy) in zip(params, accuracy, names, offsets, strict=True):
+        # a log axis takes annotation positions as log10; the line from a far label to its point
+        # is clipped to the label's box, so a label right beside its point shows none
+        fig.add_annotation(
+            x=np.log10(p),
+            y=v,
+            text=name,
+            ax=dx,
+            ay=dy,
+            font={"size": 13},
+            arrowcolor="#9a9a9a",
+            arrowwidth=1,
+            arrowhead=0,
+            standoff=MARKER_RADIUS,
+        )
     # plain 1-2-3-5-7 ticks labelled "2k", "10k": the log axis's own minor labels ("2", "3", ... "10k", "2") confuse
-    ticks = [m * 10**e for e in range(2, 7) for m in (1, 2, 3, 5, 7) if low - margin <= np.log10(m * 10**e) <= high + margin]
-    fig.update_xaxes(
-        title="parameters", type="log", range=[low - margin, high + margin], tickvals=ticks, ticktext=[f"{t / 1000:g}k" for t in ticks]
-    )
-    fig.update_yaxes(title="final accuracy (%)")
+    ticks = [m * 10**e for e in range(2, 7) for m in (1, 2, 3, 5, 7) if x_range[0] <= np.log10(m * 10**e) <= x_range[1]]
+    fig.update_xaxes(title="parameters", type="log", range=x_range, tickvals=ticks, ticktext=[f"{t / 1000:g}k" for t in ticks])
+    fig.update_yaxes(title="final accuracy (%)", range=y_range)
     legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}  # above: the plot keeps the width
     return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra), legend=legend)
 
 
-def _points(x: list, y: list, names: list[str], label: str, colour: str, labels: list[str] | bool) -> go.Scatter:
+def _points(x: list, y: list, names: list[str], label: str, colour: str) -> go.Scatter:
     return go.Scatter(
         x=x,
         y=y,
         text=names,
-        mode="markers+text" if labels else "markers",
-        textposition=labels or None,
-        textfont={"size": 13},
-        marker={"size": 14, "color": colour},
+        mode="markers",
+        marker={"size": 2 * MARKER_RADIUS, "color": colour},
         name=label,
         hovertemplate="%{text}<br>%{x:,} params<br>%{y:.2f}%<extra></extra>",
     )

@@ -56,14 +56,43 @@ def test_zoo_scatter_with_drawn_series():
     lines, drawn, mnist = fig.data
     assert list(drawn.y) == [97.0, 98.0] and list(mnist.y) == [99.1, 99.4]
     assert list(lines.y) == [99.1, 97.0, None, 99.4, 98.0, None]  # each model's two points joined
-    assert set(mnist.textposition) <= {"top center", "bottom center"}
+    labels = fig.layout.annotations  # on a log axis, annotations sit at log10(x)
+    assert [(a.text, a.x, a.y) for a in labels] == [("a", np.log10(5000), 99.1), ("b", np.log10(9000), 99.4)]
     axis = fig.layout.xaxis  # 5,000 and 9,000 params with a margin: 4.2k to 10.8k, ticks labelled plainly
     assert list(axis.tickvals) == [5000, 7000, 10000] and list(axis.ticktext) == ["5k", "7k", "10k"]
 
 
-def test_labels_of_close_points_go_to_opposite_sides():
-    x, y = [3.70, 3.71, 4.5], [99.40, 99.41, 99.0]
-    sides = plots.label_sides(x, y, ["depthwise_6.5k", "gap_bn_dropout_7.5k", "far_away"], x_span=1.5, y_span=1.0)
-    assert sides[0] != sides[1]
-    # a marker right above a point pushes its label below
-    assert plots.label_sides([4.0], [99.0], ["m"], 1.5, 1.0, markers=[(4.0, 99.04)]) == ["bottom center"]
+def label_boxes(points, names, offsets):
+    half_height = plots.LABEL_HEIGHT / 2
+    return [
+        (x + dx - len(n) * plots.CHAR_WIDTH / 2, x + dx + len(n) * plots.CHAR_WIDTH / 2, y + dy - half_height, y + dy + half_height)
+        for (x, y), n, (dx, dy) in zip(points, names, offsets, strict=True)
+    ]
+
+
+def overlaps(a, b) -> bool:
+    return min(a[1], b[1]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[2], b[2])
+
+
+def test_labels_of_a_crowded_cluster_do_not_overlap():
+    # six models between 5k and 11k params within 0.1 points of each other, as in the shipped zoo
+    names = [
+        "ours_separable_gdc_5.0k",
+        "depthwise_6.5k",
+        "gap_bn_dropout_7.5k",
+        "padded_gap_7.9k",
+        "three_blocks_9.6k",
+        "christmas_tree_11.0k",
+    ]
+    points = [(200, 100), (235, 108), (256, 116), (262, 88), (290, 100), (310, 102)]
+    offsets = plots.label_offsets(points, names, markers=points)
+    boxes = label_boxes(points, names, offsets)
+    assert not any(overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert not any(overlaps(box, (x - 7, x + 7, y - 7, y + 7)) for box in boxes for x, y in points)
+
+
+def test_a_label_goes_where_there_is_room():
+    assert plots.label_offsets([(250, 200)], ["m"])[0][1] < 0  # above by default
+    assert plots.label_offsets([(250, 200)], ["m"], markers=[(250, 185)])[0][1] > 0  # a marker above: below
+    dx, _ = plots.label_offsets([(5, 200)], ["a_long_model_name"])[0]
+    assert dx > 0  # at the left edge, centred text would leave the plot: it goes to the right
