@@ -88,7 +88,8 @@ def test_labels_of_a_crowded_cluster_do_not_overlap():
     offsets = plots.label_offsets(points, names, markers=points)
     boxes = label_boxes(points, names, offsets)
     assert not any(overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
-    assert not any(overlaps(box, (x - 7, x + 7, y - 7, y + 7)) for box in boxes for x, y in points)
+    r = plots.MARKER_RADIUS
+    assert not any(overlaps(box, (x - r, x + r, y - r, y + r)) for box in boxes for x, y in points)
 
 
 def test_a_label_goes_where_there_is_room():
