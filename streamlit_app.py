@@ -23,7 +23,7 @@ from streamlit_drawable_canvas import st_canvas
 from mnist_small import plots
 from mnist_small.checkpoints import load_all
 from mnist_small.data import DataError, load_mnist
-from mnist_small.inference import all_probabilities, feature_maps, saliency
+from mnist_small.inference import all_probabilities, feature_maps, occlusion
 from mnist_small.preprocess import NO_DIGIT, Prepared, prepare
 from mnist_small.summary import layer_table, model_card, overview_rows
 
@@ -225,12 +225,26 @@ with tab_inside, guard("inside the model"):
             x = drawing.tensor()
             st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
             target = int(probs[chosen].argmax())
-            a, b = st.columns(2)
-            a.plotly_chart(plots.image(drawing.image, "input (28x28)"), width="stretch", key="input")
+            hiding = occlusion(model, x, target)
+            row, col, label, probability = hiding.most_telling()
+            a, b, c = st.columns(3)
+            a.plotly_chart(plots.image(drawing.image, "what the model sees"), width="stretch", key="input")
             b.plotly_chart(
-                plots.image(saliency(model, x, target), f"saliency for '{target}'", colorscale="hot"), width="stretch", key="saliency"
+                plots.image(hiding.drop, f"hide a 5x5 patch: '{target}' drops up to {100 * hiding.drop.max():.0f} pts", colorscale="hot"),
+                width="stretch",
+                key="occlusion",
             )
-            st.caption("Saliency: how strongly each input pixel changes the predicted digit's score (the gradient's size).")
+            if hiding.drop.max() >= 0.01:
+                without, title = hiding.image_without(row, col), f"brightest spot hidden: {label} ({100 * probability:.0f}%)"
+            else:
+                without, title = drawing.image, f"no patch matters: still {target}"
+            c.plotly_chart(plots.image(without, title), width="stretch", key="hidden")
+            st.caption(
+                f"Middle: each pixel's colour is how much the probability for '{target}' drops when a 5x5 patch "
+                "centred there is blanked out (black: no change, white: all the way to zero). Right: the drawing "
+                f"with the patch that matters most hidden, and what the model says then ({'still ' if label == target else ''}"
+                f"{label}). Ask the class to guess first which part of their digit the model needs."
+            )
 
 # ---- training curves ----------------------------------------------------------------------
 with tab_curves, guard("training curves"):

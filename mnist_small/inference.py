@@ -1,12 +1,15 @@
-"""Predictions for a prepared drawing: probabilities, feature maps and saliency."""
+"""Predictions for a prepared drawing: probabilities, feature maps and an occlusion map."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from .checkpoints import LoadedModel
+from .data import MEAN, STD
 
 
 @torch.inference_mode()
@@ -33,10 +36,44 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: nn.Module) -> np.ndar
     return (out if out.ndim == 3 else out.reshape(-1, 1, 1)).numpy()
 
 
-def saliency(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
-    """|d logit[target] / d input| (28, 28), scaled to [0, 1]: which pixels moved the class."""
-    x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        model(x)[0, target].backward()
-    grad = x.grad[0, 0].abs()
-    return (grad / grad.max().clamp_min(1e-12)).numpy()
+@dataclass(frozen=True)
+class Occlusion:
+    """What a model says about a drawing with a small square of it blanked, for every place."""
+
+    image: np.ndarray  # (H, W): the drawing, 0-1
+    patch: int  # the square's side in pixels
+    target: int
+    drop: np.ndarray  # (H, W): how far the target's probability falls with the square there, 0-1
+    hidden: np.ndarray  # (H, W, 10): all ten probabilities with the square there
+
+    def most_telling(self) -> tuple[int, int, int, float]:
+        """The row and column of the square whose hiding hurts most, and the digit and
+        probability the model then gives."""
+        row, col = np.unravel_index(int(self.drop.argmax()), self.drop.shape)
+        label = int(self.hidden[row, col].argmax())
+        return int(row), int(col), label, float(self.hidden[row, col, label])
+
+    def image_without(self, row: int, col: int) -> np.ndarray:
+        """The drawing as the model saw it with the square centred at (row, col) blanked."""
+        half = self.patch // 2
+        out = self.image.copy()
+        out[max(0, row - half) : row + half + 1, max(0, col - half) : col + half + 1] = 0.0
+        return out
+
+
+@torch.inference_mode()
+def occlusion(model: nn.Module, x: torch.Tensor, target: int, patch: int = 5) -> Occlusion:
+    """Blank a ``patch`` x ``patch`` square centred on each pixel in turn and predict again.
+    Unlike input gradients, which look like noise on these small models, it answers a
+    question students can ask: "what if I hid this bit?"
+    """
+    _, _, h, w = x.shape
+    half = patch // 2
+    rows = (torch.arange(h)[:, None] - torch.arange(h)[None, :]).abs() <= half  # (centre, pixel)
+    cols = (torch.arange(w)[:, None] - torch.arange(w)[None, :]).abs() <= half
+    hidden = (rows[:, None, :, None] & cols[None, :, None, :]).reshape(h * w, 1, h, w)
+    covered = torch.where(hidden, torch.tensor(-MEAN / STD), x)  # blanked = MNIST's black
+    before = probabilities(model, x)[0, target]
+    after = np.concatenate([probabilities(model, chunk) for chunk in covered.split(256)]).reshape(h, w, 10)
+    image = (x[0, 0] * STD + MEAN).clamp(0, 1).numpy()
+    return Occlusion(image, patch, target, np.clip(before - after[..., target], 0.0, 1.0), after)

@@ -53,7 +53,8 @@ def decode(values) -> np.ndarray:
     if isinstance(values, dict) and "bdata" in values:
         import base64
 
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        return flat.reshape([int(n) for n in str(values.get("shape", len(flat))).split(",")])
     return np.asarray(values, dtype=float)
 
 
@@ -100,6 +101,14 @@ def test_every_view_renders_for_a_drawing(canvas, mnist, view):
     at = run_app(view)
     assert not at.exception
     assert not at.error
+
+
+def test_inside_view_shows_where_hiding_the_drawing_hurts(canvas, mnist):
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    at = run_app("Inside the model")
+    drop = decode(chart(at, "occlusion")["data"][0]["z"])
+    assert drop.shape == (28, 28)
+    assert drop.min() == 0 and 0 < drop.max() <= 1  # black background corners, some patch matters
 
 
 def test_curves_tab_uses_the_stored_history(canvas):

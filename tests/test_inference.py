@@ -1,0 +1,70 @@
+"""The occlusion map: which parts of a drawing the predicted digit depends on."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mnist_small.data import MEAN, STD
+from mnist_small.inference import occlusion, probabilities
+
+BLACK, WHITE = -MEAN / STD, (1 - MEAN) / STD
+
+
+def one_pixel_model(row: int, col: int) -> nn.Module:
+    """A linear model whose digit 0 depends on one input pixel and nothing else."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.zero_()
+        model[1].weight[0, row * 28 + col] = 5.0
+    return model.eval()
+
+
+def test_only_patches_over_the_deciding_pixel_lower_the_digit():
+    x = torch.full((1, 1, 28, 28), BLACK)
+    x[0, 0, 10, 17] = WHITE
+    model = one_pixel_model(10, 17)
+    assert probabilities(model, x)[0].argmax() == 0
+
+    hiding = occlusion(model, x, target=0, patch=5)
+    drop = hiding.drop
+
+    assert drop.shape == (28, 28)
+    covers_pixel = np.zeros((28, 28), dtype=bool)
+    covers_pixel[8:13, 15:20] = True  # the centres whose 5x5 patch contains (10, 17)
+    assert np.all(drop[covers_pixel] > 0.9)
+    assert np.all(drop[~covers_pixel] == 0)
+    row, col, label, probability = hiding.most_telling()
+    assert covers_pixel[row, col] and label != 0 and probability == hiding.hidden[row, col].max()
+    assert hiding.image_without(row, col).max() < 1e-6  # the one inked pixel is gone
+
+
+def test_the_image_without_a_square_is_what_the_model_was_shown(mnist):
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10)).eval()
+    x = (mnist.test_images[0:1].float() / 255 - MEAN) / STD
+    hiding = occlusion(model, x, target=7, patch=5)
+    for row, col in [(0, 0), (14, 9), (27, 20)]:
+        shown = torch.from_numpy((hiding.image_without(row, col) - MEAN) / STD).float()[None, None]
+        np.testing.assert_allclose(probabilities(model, shown)[0], hiding.hidden[row, col], atol=1e-6)
+
+
+def test_hiding_empty_background_changes_nothing_for_a_real_model(mnist):
+    from mnist_small.checkpoints import load_all
+
+    from .conftest import CHECKPOINTS
+
+    models, _ = load_all(CHECKPOINTS)
+    if not models:
+        pytest.skip("no shipped checkpoints")
+    model = next(iter(models.values())).model
+    digit = mnist.test_images[0:1].float() / 255
+    x = (digit - MEAN) / STD
+    target = int(probabilities(model, x)[0].argmax())
+
+    drop = occlusion(model, x, target, patch=5).drop
+
+    ink_nearby = torch.nn.functional.max_pool2d(digit, 5, stride=1, padding=2)[0, 0].numpy() > 0
+    assert np.all(drop[~ink_nearby] == 0)  # the patch only blanked what was already black
+    assert drop[ink_nearby].max() > 0.01
+    assert drop.min() >= 0 and drop.max() <= 1
