@@ -226,7 +226,7 @@ with tab_inside, guard("inside the model"):
             st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
             target = int(probs[chosen].argmax())
             hiding = occlusion(model, x, target)
-            row, col, label, probability = hiding.most_telling()
+            row, col, guess_without, confidence_without = hiding.most_telling()
             a, b, c = st.columns(3)
             a.plotly_chart(plots.image(drawing.image, "what the model sees"), width="stretch", key="input")
             b.plotly_chart(
@@ -235,15 +235,15 @@ with tab_inside, guard("inside the model"):
                 key="occlusion",
             )
             if hiding.drop.max() >= 0.01:
-                without, title = hiding.image_without(row, col), f"brightest spot hidden: {label} ({100 * probability:.0f}%)"
+                without, title = hiding.image_without(row, col), f"brightest spot hidden: {guess_without} ({100 * confidence_without:.0f}%)"
             else:
                 without, title = drawing.image, f"no patch matters: still {target}"
             c.plotly_chart(plots.image(without, title), width="stretch", key="hidden")
             st.caption(
                 f"Middle: each pixel's colour is how much the probability for '{target}' drops when a 5x5 patch "
                 "centred there is blanked out (black: no change, white: all the way to zero). Right: the drawing "
-                f"with the patch that matters most hidden, and what the model says then ({'still ' if label == target else ''}"
-                f"{label}). Ask the class to guess first which part of their digit the model needs."
+                f"with the patch that matters most hidden, and what the model says then ({'still ' if guess_without == target else ''}"
+                f"{guess_without}). Ask the class to guess first which part of their digit the model needs."
             )
 
 # ---- training curves ----------------------------------------------------------------------
