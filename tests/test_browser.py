@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from mnist_small.registry import REGISTRY
 
@@ -93,6 +94,19 @@ def test_draw_switch_compare_and_curves(page, app_url):
     page.locator(".js-plotly-plot", has_text="learning rate").wait_for(timeout=20_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-curves.png"))
+    assert_no_error(page)
+
+
+def test_inside_view_hides_the_part_of_a_four_the_model_needs(page, app_url):
+    page.goto(app_url)
+    page.get_by_text(HINT).wait_for(timeout=60_000)
+    draw(page, [[(80, 50), (60, 150), (200, 150)], [(170, 60), (170, 250)]])  # a four in two strokes
+    big_digit(page)
+    expect(page.locator("div[style*='6rem']").first).to_have_text("4", timeout=20_000)  # after the second stroke
+    page.get_by_role("tab", name=re.compile("Inside the model")).click()
+    page.get_by_text(re.compile(r"brightest spot hidden: \d \(\d+%\)|no patch matters")).wait_for(timeout=20_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(DOCS / "app-inside.png"))
     assert_no_error(page)
 
 
