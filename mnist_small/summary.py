@@ -74,6 +74,7 @@ def model_card(loaded: LoadedModel) -> dict:
         "macs": sum(row.macs for row in layers),
         "weights_kb": weights_kb(loaded.model),
         "final_acc": history[-1]["test_acc"],
+        "drawn_acc": loaded.meta.get("drawn_acc"),  # None until measured (evaluate --drawn --record)
         "best_acc": best["test_acc"],
         "best_epoch": best["epoch"],
         "epochs": len(history),
@@ -95,7 +96,7 @@ def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
                 "params": card["params"],
                 "MACs": card["macs"],
                 "accuracy": card["final_acc"],
-                "drawn accuracy": loaded.meta.get("drawn_acc"),
+                "drawn accuracy": card["drawn_acc"],
                 "best accuracy": card["best_acc"],
                 "epochs": card["epochs"],
                 "train seconds": card["train_seconds"],
