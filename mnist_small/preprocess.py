@@ -5,11 +5,13 @@ longer side is 20 px, and placed in a 28x28 field with their centre of mass at t
 A drawing from the canvas goes through exactly those steps, with a brush much thicker or
 thinner than MNIST's pen and a slant far beyond MNIST's usual one brought back into MNIST's
 range first; a blank one yields no digit. A photo of a digit on paper first loses its
-uneven light and its noise, and any large image is shrunk to at most 800 px a side.
+uneven light, the printed lines of ruled or squared paper, its noise and stray specks, and
+any large image is shrunk to at most 800 px a side.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,8 @@ TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a 
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
 UNEVEN = 0.02  # the border's darker half spread over more than this (5th to 50th percentile): a photo
 MAX_SIDE = 800  # larger images are shrunk to this many pixels a side first
+RULING_SPAN = 0.75  # a straight line across this much of a photo is printed on the paper
+RULING_TILT = 10  # degrees a photo of ruled or squared paper may be turned either way
 
 STROKE = 2.5  # MNIST's typical stroke width, in pixels of the 20-pixel box
 STROKE_RANGE = (2.0, 3.0)  # strokes outside this (box pixels) are brought back to STROKE
@@ -128,10 +132,44 @@ def noise_below_zero(values: torch.Tensor) -> torch.Tensor:
 
 def flatten_photo(grey: np.ndarray) -> np.ndarray:
     """A photo of a digit on paper, light on dark: subtract the slowly varying background (a
-    shadow, uneven light) and average out sensor noise, which would otherwise pass for ink."""
+    shadow, uneven light), the lines of ruled or squared paper and sensor noise, and drop
+    specks, all of which would otherwise pass for ink."""
     image = torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))
     flat = F.avg_pool2d((image - paper_light(image))[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0]
-    return (flat - 5 * noise_below_zero(flat)).clamp(min=0).numpy()  # within 5 noise widths of the paper: paper
+    paper = 5 * noise_below_zero(flat)  # within 5 noise widths of the paper: paper
+    return drop_specks((flat - rulings(flat) - paper).clamp(min=0).numpy())
+
+
+def drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Keep the digit's ink, not the specks: the end of a paper line at the photo's edge, a
+    speck of dust. Pieces under 5% of the largest go, and so do pieces at the photo's edge
+    under half of it (a digit seldom touches the edge of a photo of paper); otherwise they
+    would stretch the digit's box across the photo. Found on a copy at most 200 px a side
+    (gaps under ~4 px close up)."""
+    if not ink.any():
+        return ink
+    factor = max(1, math.ceil(max(ink.shape) / 200))
+    mask = F.max_pool2d(torch.from_numpy(ink)[None, None], factor, ceil_mode=True)[0, 0] > INK * ink.max()
+    labels = connected_pieces(mask)
+    sizes = torch.bincount(labels.flatten()).float()
+    sizes[0] = 0  # the background
+    at_edge = torch.zeros_like(sizes, dtype=torch.bool)
+    at_edge[torch.cat([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    keep = (sizes >= 0.05 * sizes.max()) & (~at_edge | (sizes >= 0.5 * sizes.max()))
+    kept = keep[labels].float()
+    kept = F.interpolate(kept[None, None], scale_factor=factor, mode="nearest")[0, 0, : ink.shape[0], : ink.shape[1]]
+    return ink * kept.numpy()
+
+
+def connected_pieces(mask: torch.Tensor) -> torch.Tensor:
+    """Label each True pixel of ``mask`` (H, W) with the largest index in its 8-connected
+    piece, 0 elsewhere: grow the labels within the mask until nothing changes."""
+    labels = torch.arange(1, mask.numel() + 1, dtype=torch.float32).view(mask.shape) * mask
+    while True:
+        grown = F.max_pool2d(labels[None, None], 3, stride=1, padding=1)[0, 0] * mask
+        if torch.equal(grown, labels):
+            return labels.long()
+        labels = grown
 
 
 def paper_light(image: torch.Tensor, rounds: int = 4) -> torch.Tensor:
@@ -150,6 +188,58 @@ def paper_light(image: torch.Tensor, rounds: int = 4) -> torch.Tensor:
         residual = (b - a @ coef)[:, 0]
         paper = residual < 3 * noise_below_zero(residual) + 1e-3
     return (terms(*image.shape) @ coef).reshape(image.shape)
+
+
+def rulings(flat: torch.Tensor) -> torch.Tensor:
+    """The printed lines of ruled or squared paper in a flattened photo, to be taken away:
+    they would otherwise pass for ink. Found on a copy at most 200 px a side, max-pooled so
+    that thin lines keep their strength; where squares' lines cross, both add up."""
+    factor = max(1, math.ceil(max(flat.shape) / 200))
+    small = F.max_pool2d(flat[None, None], factor, ceil_mode=True)
+    lines = level_rulings(small) + level_rulings(small.transpose(2, 3)).transpose(2, 3)
+    lines = F.max_pool2d(lines, 3, stride=1, padding=1)  # a pixel's margin: turning them level and back blurs them
+    return F.interpolate(lines, scale_factor=factor, mode="nearest")[0, 0, : flat.shape[0], : flat.shape[1]]
+
+
+def level_rulings(image: torch.Tensor) -> torch.Tensor:
+    """The thin straight lines within RULING_TILT degrees of level across RULING_SPAN of
+    ``image`` (1, 1, H, W), when there are at least two; otherwise zeros.
+
+    A ruling comes with others parallel to it, so one long line alone stays: it may be the
+    digit's own stroke (a tall 1, a 7's bar).
+    """
+    _, _, h, w = image.shape
+    # thin level ridges: what an opening with a 5-pixel upright line removes (a white top-hat);
+    # the paper's level, even where uneven, and anything tall (upright lines, thick strokes) drop out
+    ridges = image - F.max_pool2d(-F.max_pool2d(-image, (5, 1), stride=1, padding=(2, 0)), (5, 1), stride=1, padding=(2, 0))
+    faint = max(3 * ridges.median().item(), 0.01)  # most of a photo is plain paper
+    short = 2 * max(1, w // 8) + 1  # the stretch along a line over which its own strength is taken
+    found, most = torch.zeros_like(image), 0
+    for degrees in range(-RULING_TILT, RULING_TILT + 1):
+        slope = math.tan(math.radians(degrees)) * w / h  # in affine_grid's [-1, 1] units
+
+        level = F.max_pool2d(shear_rows(ridges, slope), (3, 1), stride=1, padding=(1, 0))  # turned level, +-1 px slack
+        # a ridge along RULING_SPAN of the row's part inside the photo (a line near a corner
+        # leaves the photo), and along a quarter of the photo's width at least
+        inside = shear_rows(torch.ones_like(image), slope)[0, 0] > 0.99
+        length = inside.sum(1)
+        rows = ((level[0, 0] > faint) & inside).sum(1) >= torch.clamp(RULING_SPAN * length, min=w / 4)
+        if not rows.any():
+            continue
+        most = max(most, int((rows[1:] & ~rows[:-1]).sum() + rows[0]))  # runs of such rows: lines at this angle
+        # the line's own strength: the least along a short stretch, so where the digit crosses
+        # it only the line is taken away
+        least = -F.max_pool2d(-level, (1, short), stride=1, padding=(0, short // 2))
+        strength = F.max_pool2d(least, (1, short), stride=1, padding=(0, short // 2)) * rows[:, None]
+        found = torch.maximum(found, shear_rows(strength, -slope))
+    return found if most >= 2 else torch.zeros_like(image)
+
+
+def shear_rows(image: torch.Tensor, slope: float) -> torch.Tensor:
+    """Shift each column of ``image`` (1, 1, H, W) up or down in proportion to its distance
+    from the middle (``slope`` in [-1, 1] units): lines at that slope come out level."""
+    theta = torch.tensor([[[1.0, 0.0, 0.0], [slope, 1.0, 0.0]]])
+    return F.grid_sample(image, F.affine_grid(theta, list(image.shape), align_corners=False), align_corners=False)
 
 
 def ink_box(mask: np.ndarray) -> tuple[slice, slice]:

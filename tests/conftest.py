@@ -37,17 +37,31 @@ def draw_on_canvas(digit: np.ndarray, size: int = 200, top: int = 30, left: int 
     return rgba
 
 
-def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0, fill: float = 0.6) -> Image.Image:
+def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0, fill: float = 0.6, ruling: str = "", tilt: float = 0.0) -> Image.Image:
     """A phone-photo-like JPEG of dark ink on paper: a shadow across the page and sensor noise;
-    the digit's box is ``fill`` of the photo's height."""
+    the digit's box is ``fill`` of the photo's height. ``ruling``: "ruled" (a printed line every
+    tenth of the height) or "squared" (a grid as fine); ``tilt``: the camera turned by degrees."""
     rng = np.random.default_rng(seed)
-    ink = np.zeros((side, side * 4 // 3), np.float32)
+    margin = side // 4 if tilt else 0  # room to turn the page without black corners
+    height, width = side + 2 * margin, side * 4 // 3 + 2 * margin
+    ink = np.zeros((height, width), np.float32)
     if digit is not None:
-        size, top = round(side * fill), round(side * (1 - fill) / 2)
-        ink[top : top + size, side // 3 : side // 3 + size] = np.asarray(Image.fromarray(digit).resize((size, size))) / 255
-    rows, cols = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]] / side
+        size, top = round(side * fill), margin + round(side * (1 - fill) / 2)
+        left = margin + side // 3
+        ink[top : top + size, left : left + size] = np.asarray(Image.fromarray(digit).resize((size, size))) / 255
+    rows, cols = np.mgrid[0:height, 0:width] / side
     light = 0.9 - 0.25 * (0.6 * cols + 0.4 * rows)  # brighter top left, darker bottom right
-    grey = np.clip(light * (1 - 0.75 * ink) + rng.normal(0, 0.05, ink.shape), 0, 1)
+    paper = np.ones_like(ink)
+    step, thickness = side // 10, max(1, side // 300)
+    for start in range(step // 2, max(height, width), step) if ruling else ():
+        paper[start : start + thickness] *= 0.75
+        if ruling == "squared":
+            paper[:, start : start + thickness] *= 0.75
+    grey = light * paper * (1 - 0.75 * ink)
+    if tilt:
+        turned = Image.fromarray(grey.astype(np.float32), mode="F").rotate(tilt, resample=Image.BILINEAR)
+        grey = np.asarray(turned)[margin : margin + side, margin : margin + side * 4 // 3]
+    grey = np.clip(grey + rng.normal(0, 0.05, grey.shape), 0, 1)
     buffer = io.BytesIO()
     Image.fromarray((255 * grey).astype(np.uint8)).convert("RGB").save(buffer, "JPEG", quality=75)
     return Image.open(buffer)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFilter
 
 from mnist_small.preprocess import BOX, Prepared, load_image, prepare, straighten, to_grayscale
@@ -116,6 +117,41 @@ def test_a_thick_marker_digit_filling_the_photo_is_not_taken_for_paper(mnist, in
     prepared = prepare(paper_photo(marker, 600, fill=0.95))
     assert prepared.has_digit
     assert similarity(prepared.image, prepare(marker).image) > 0.85  # the same marker digit, scanned clean
+
+
+@pytest.mark.parametrize(("index", "ruling", "tilt"), [(0, "ruled", 0.0), (2, "ruled", -8.0), (3, "squared", 0.0), (4, "squared", 6.0)])
+def test_a_digit_on_ruled_or_squared_paper_reads_as_on_plain_paper(mnist, index, ruling, tilt):
+    """The paper's printed lines would pass for ink and stretch the digit's box across the photo."""
+    original = mnist.test_images[index, 0].numpy()
+    on_lines = prepare(paper_photo(original, 900, ruling=ruling, tilt=tilt))
+    on_plain = prepare(paper_photo(original, 900, tilt=tilt))
+    assert on_lines.has_digit and on_lines.warning is None
+    assert similarity(on_lines.image, on_plain.image) > 0.95
+
+
+def test_only_repeated_long_lines_count_as_printed_on_the_paper():
+    from mnist_small.preprocess import rulings
+
+    flat = torch.zeros(300, 400)
+    flat[100:103, 10:390] = 0.3  # one line nearly across: it may be a digit's stroke (a 7's bar)
+    assert rulings(flat).abs().max() == 0
+    flat[200:203, 10:390] = 0.3  # a second one parallel to it: ruled paper
+    lines = rulings(flat)
+    assert torch.all(lines[100:103, 10:390] >= 0.3) and torch.all(lines[200:203, 10:390] >= 0.3)
+    assert lines[120:180].abs().max() == 0  # nothing between them
+
+
+def test_specks_and_line_ends_at_the_edge_are_dropped_not_the_digit():
+    from mnist_small.preprocess import drop_specks
+
+    ink = np.zeros((400, 400), np.float32)
+    ink[100:300, 150:170] = 1.0  # the digit: a 1
+    ink[120:140, 220:260] = 1.0  # a separate flag beside it, a sixth of its size: kept
+    ink[0:4, 0:60] = 0.8  # the end of a paper line at the photo's edge
+    ink[380:383, 380:383] = 1.0  # a speck of dust
+    kept = drop_specks(ink)
+    np.testing.assert_array_equal(kept[100:300, 140:270], ink[100:300, 140:270])
+    assert kept[0:4].max() == 0 and kept[380:].max() == 0
 
 
 def test_a_photo_of_blank_paper_is_no_digit():
