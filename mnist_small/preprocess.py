@@ -351,7 +351,10 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
     if (rows.stop - rows.start) < TINY * height and (cols.stop - cols.start) < TINY * width:
         warning = "That is a very small mark, not much like a digit: draw the digit larger."
     elif mask.mean() > FILLED:
-        warning = "The drawing fills most of the canvas and does not look like a digit."
+        warning = (
+            "The picture is mostly ink and does not look like one digit: on the canvas, draw just the digit; "
+            "crop a photo to the paper around the digit (a dark desk around the page reads as ink)."
+        )
     return Prepared(field, warning=warning)
 
 

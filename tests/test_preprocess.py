@@ -70,7 +70,14 @@ def test_a_dot_and_a_filled_canvas_are_flagged():
     scribble = np.zeros((280, 280), np.uint8)
     scribble[20:260, 20:260] = 255
     scribble[::40] = 0
-    assert prepare(scribble).has_digit and "fills" in prepare(scribble).warning
+    assert prepare(scribble).has_digit and "mostly ink" in prepare(scribble).warning
+
+
+def test_a_photo_with_a_dark_desk_around_the_page_asks_to_crop(mnist):
+    photo = np.asarray(paper_photo(mnist.test_images[0, 0].numpy(), 600)).copy()
+    photo[:50], photo[-50:], photo[:, :80], photo[:, -80:] = 40, 40, 40, 40  # the desk shows around the page
+    warning = prepare(photo).warning
+    assert warning and "crop a photo to the paper" in warning
 
 
 def test_tensor_is_normalised_like_training():
