@@ -4,9 +4,10 @@ MNIST digits are light ink on black, cropped to their ink, scaled (anti-aliased)
 longer side is 20 px, and placed in a 28x28 field with their centre of mass at the centre.
 A drawing from the canvas goes through exactly those steps, with a brush much thicker or
 thinner than MNIST's pen and a slant far beyond MNIST's usual one brought back into MNIST's
-range first; a blank one yields no digit. A photo of a digit on paper first loses its
-uneven light, the printed lines of ruled or squared paper, its noise and stray specks, and
-any large image is shrunk to at most 800 px a side.
+range first; a blank one yields no digit. A photo of a digit on paper is first cropped to
+the page (when a darker desk shows around it) and loses its uneven light, the printed lines
+of ruled or squared paper, its noise and stray specks; any large image is shrunk to at most
+800 px a side.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a 
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
 UNEVEN = 0.02  # the border's darker half spread over more than this (5th to 50th percentile): a photo
 MAX_SIDE = 800  # larger images are shrunk to this many pixels a side first
+DESK = 0.1  # a photo's border this much darker than its middle: a page on a desk, not a shadow
 RULING_SPAN = 0.75  # a straight line across this much of a photo is printed on the paper
 RULING_TILT = 10  # degrees a photo of ruled or squared paper may be turned either way
 
@@ -91,6 +93,36 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
             return np.clip(alpha, 0.0, 1.0)  # dark strokes on transparent: the alpha is the drawing
         grey = composited
     return np.clip(grey, 0.0, 1.0)
+
+
+def crop_to_page(grey: np.ndarray) -> np.ndarray:
+    """A photo of a page lying on a darker desk: just the page, or the desk would read as ink.
+
+    The page: the largest bright piece, solid (60% of its box or more, even turned) and a
+    quarter of the photo or more, with the photo's border DESK darker and not one flat colour.
+    Kept: the rows and columns it fills at least 90% of (a page turned in the photo leaves
+    dark corners), 3% further in, past its edge and its shadow.
+    """
+    factor = max(1, math.ceil(max(grey.shape) / 200))
+    small = F.avg_pool2d(torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None], factor, ceil_mode=True)[0, 0]
+    border = torch.cat([small[0], small[-1], small[:, 0], small[:, -1]]).median()
+    edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if border > small.median() - DESK or np.ptp(np.percentile(edge, [5, 95])) <= UNEVEN:
+        return grey  # not a page on a darker desk (a canvas's border is one flat colour)
+    labels = connected_pieces(small > (small.median() + border) / 2)
+    sizes = torch.bincount(labels.flatten())
+    sizes[0] = 0
+    page = (labels == sizes.argmax()).float()
+    box_rows, box_cols = ink_box(page.numpy().astype(bool))
+    box = (box_rows.stop - box_rows.start) * (box_cols.stop - box_cols.start)
+    if sizes.max() < 0.25 * small.numel() or sizes.max() < 0.6 * box:
+        return grey  # no page, or no solid one: a big, thick drawing is not a page
+    full_rows = torch.nonzero(page.mean(1) >= 0.9 * page.mean(1).max()).flatten()
+    full_cols = torch.nonzero(page.mean(0) >= 0.9 * page.mean(0).max()).flatten()
+    (top, bottom), (left, right) = (full_rows[[0, -1]] * factor).tolist(), (full_cols[[0, -1]] * factor).tolist()
+    inset_r, inset_c = (bottom - top) * 3 // 100 + 1, (right - left) * 3 // 100 + 1
+    cropped = grey[top + inset_r : bottom - inset_r, left + inset_c : right - inset_c]
+    return cropped if min(cropped.shape) >= 2 else grey
 
 
 def light_on_dark(grey: np.ndarray) -> np.ndarray:
@@ -338,7 +370,7 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
 
 def prepare(image: np.ndarray | Image.Image) -> Prepared:
     """Turn a drawing or picture of one digit into the MNIST-style 28x28 image."""
-    ink = light_on_dark(shrink(to_grayscale(image)))
+    ink = light_on_dark(crop_to_page(shrink(to_grayscale(image))))
     mask = ink > INK
     if not mask.any():
         return Prepared(None, message=NO_DIGIT)
