@@ -385,7 +385,7 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
     elif mask.mean() > FILLED:
         warning = (
             "The picture is mostly ink and does not look like one digit: on the canvas, draw just the digit; "
-            "crop a photo to the paper around the digit (a dark desk around the page reads as ink)."
+            "crop a photo to the paper around the digit."
         )
     return Prepared(field, warning=warning)
 
