@@ -13,6 +13,7 @@ of ruled or squared paper, its noise and stray specks; any large image is shrunk
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a d
 UNEVEN = 0.02  # the border's darker half spread over more than this (5th to 50th percentile): a photo
 MAX_SIDE = 800  # larger images are shrunk to this many pixels a side first
 DESK = 0.1  # a photo's border this much darker than its middle: a page on a desk, not a shadow
+SEARCH_SIDE = 200  # the page, paper lines and specks are looked for on a copy this small
 RULING_SPAN = 0.75  # a straight line across this much of a photo is printed on the paper
 RULING_TILT = 10  # degrees a photo of ruled or squared paper may be turned either way
 
@@ -95,6 +97,25 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
     return np.clip(grey, 0.0, 1.0)
 
 
+def search_copy(image: np.ndarray | torch.Tensor, pool: Callable = F.max_pool2d) -> tuple[torch.Tensor, int]:
+    """A (1, 1, h, w) copy of ``image`` pooled by a whole factor to at most SEARCH_SIDE pixels a
+    side, and the factor: the page, paper lines and specks are looked for on it."""
+    factor = max(1, math.ceil(max(image.shape) / SEARCH_SIDE))
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)) if isinstance(image, np.ndarray) else image
+    return pool(tensor[None, None], factor, ceil_mode=True), factor
+
+
+def full_size(small: torch.Tensor, factor: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """A search copy's (1, 1, h, w) result blown back up by ``factor`` and cut to ``shape``."""
+    return F.interpolate(small, scale_factor=factor, mode="nearest")[0, 0, : shape[0], : shape[1]]
+
+
+def border_of(image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """The pixels along the four edges of a 2-D array or tensor."""
+    edges = [image[0], image[-1], image[:, 0], image[:, -1]]
+    return torch.cat(edges) if isinstance(image, torch.Tensor) else np.concatenate(edges)
+
+
 def crop_to_page(grey: np.ndarray) -> np.ndarray:
     """A photo of a page lying on a darker desk: just the page, or the desk would read as ink.
 
@@ -103,11 +124,10 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     Kept: the rows and columns it fills at least 90% of (a page turned in the photo leaves
     dark corners), 3% further in, past its edge and its shadow.
     """
-    factor = max(1, math.ceil(max(grey.shape) / 200))
-    small = F.avg_pool2d(torch.from_numpy(np.ascontiguousarray(grey, dtype=np.float32))[None, None], factor, ceil_mode=True)[0, 0]
-    border = torch.cat([small[0], small[-1], small[:, 0], small[:, -1]]).median()
-    edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if border > small.median() - DESK or np.ptp(np.percentile(edge, [5, 95])) <= UNEVEN:
+    small, factor = search_copy(grey, F.avg_pool2d)
+    small = small[0, 0]
+    border = border_of(small).median()
+    if border > small.median() - DESK or np.ptp(np.percentile(border_of(grey), [5, 95])) <= UNEVEN:
         return grey  # not a page on a darker desk (a canvas's border is one flat colour)
     labels = connected_pieces(small > (small.median() + border) / 2)
     sizes = torch.bincount(labels.flatten())
@@ -128,7 +148,7 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
 def light_on_dark(grey: np.ndarray) -> np.ndarray:
     """Flip dark-on-light images, then stretch so background -> 0 and the brightest ink -> 1.
     A photo (its border not one flat colour) first loses its uneven light and its noise."""
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    border = border_of(grey)
     background = float(np.median(border))
     if background > 0.5:
         grey, border, background = 1.0 - grey, 1.0 - border, 1.0 - background
@@ -176,21 +196,18 @@ def drop_specks(ink: np.ndarray) -> np.ndarray:
     """Keep the digit's ink, not the specks: the end of a paper line at the photo's edge, a
     speck of dust. Pieces under 5% of the largest go, and so do pieces at the photo's edge
     under half of it (a digit seldom touches the edge of a photo of paper); otherwise they
-    would stretch the digit's box across the photo. Found on a copy at most 200 px a side
-    (gaps under ~4 px close up)."""
+    would stretch the digit's box across the photo. Found on the search copy (gaps of a few
+    pixels close up)."""
     if not ink.any():
         return ink
-    factor = max(1, math.ceil(max(ink.shape) / 200))
-    mask = F.max_pool2d(torch.from_numpy(ink)[None, None], factor, ceil_mode=True)[0, 0] > INK * ink.max()
-    labels = connected_pieces(mask)
+    small, factor = search_copy(ink)
+    labels = connected_pieces(small[0, 0] > INK * ink.max())
     sizes = torch.bincount(labels.flatten()).float()
     sizes[0] = 0  # the background
     at_edge = torch.zeros_like(sizes, dtype=torch.bool)
-    at_edge[torch.cat([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    at_edge[border_of(labels)] = True
     keep = (sizes >= 0.05 * sizes.max()) & (~at_edge | (sizes >= 0.5 * sizes.max()))
-    kept = keep[labels].float()
-    kept = F.interpolate(kept[None, None], scale_factor=factor, mode="nearest")[0, 0, : ink.shape[0], : ink.shape[1]]
-    return ink * kept.numpy()
+    return ink * full_size(keep[labels].float()[None, None], factor, ink.shape).numpy()
 
 
 def connected_pieces(mask: torch.Tensor) -> torch.Tensor:
@@ -224,13 +241,12 @@ def paper_light(image: torch.Tensor, rounds: int = 4) -> torch.Tensor:
 
 def rulings(flat: torch.Tensor) -> torch.Tensor:
     """The printed lines of ruled or squared paper in a flattened photo, to be taken away:
-    they would otherwise pass for ink. Found on a copy at most 200 px a side, max-pooled so
-    that thin lines keep their strength; where squares' lines cross, both add up."""
-    factor = max(1, math.ceil(max(flat.shape) / 200))
-    small = F.max_pool2d(flat[None, None], factor, ceil_mode=True)
+    they would otherwise pass for ink. Found on the search copy, max-pooled so that thin lines
+    keep their strength; where squares' lines cross, both add up."""
+    small, factor = search_copy(flat)
     lines = level_rulings(small) + level_rulings(small.transpose(2, 3)).transpose(2, 3)
     lines = F.max_pool2d(lines, 3, stride=1, padding=1)  # a pixel's margin: turning them level and back blurs them
-    return F.interpolate(lines, scale_factor=factor, mode="nearest")[0, 0, : flat.shape[0], : flat.shape[1]]
+    return full_size(lines, factor, flat.shape)
 
 
 def level_rulings(image: torch.Tensor) -> torch.Tensor:
