@@ -259,13 +259,12 @@ def level_rulings(image: torch.Tensor) -> torch.Tensor:
     _, _, h, w = image.shape
     # thin level ridges: what an opening with a 5-pixel upright line removes (a white top-hat);
     # the paper's level, even where uneven, and anything tall (upright lines, thick strokes) drop out
-    ridges = image - F.max_pool2d(-F.max_pool2d(-image, (5, 1), stride=1, padding=(2, 0)), (5, 1), stride=1, padding=(2, 0))
+    ridges = image - opening(image, (5, 1))
     faint = max(3 * ridges.median().item(), 0.01)  # most of a photo is plain paper
     short = 2 * max(1, w // 8) + 1  # the stretch along a line over which its own strength is taken
     found, most = torch.zeros_like(image), 0
     for degrees in range(-RULING_TILT, RULING_TILT + 1):
         slope = math.tan(math.radians(degrees)) * w / h  # in affine_grid's [-1, 1] units
-
         level = F.max_pool2d(shear_rows(ridges, slope), (3, 1), stride=1, padding=(1, 0))  # turned level, +-1 px slack
         # a ridge along RULING_SPAN of the row's part inside the photo (a line near a corner
         # leaves the photo), and along a quarter of the photo's width at least
@@ -277,10 +276,18 @@ def level_rulings(image: torch.Tensor) -> torch.Tensor:
         most = max(most, int((rows[1:] & ~rows[:-1]).sum() + rows[0]))  # runs of such rows: lines at this angle
         # the line's own strength: the least along a short stretch, so where the digit crosses
         # it only the line is taken away
-        least = -F.max_pool2d(-level, (1, short), stride=1, padding=(0, short // 2))
-        strength = F.max_pool2d(least, (1, short), stride=1, padding=(0, short // 2)) * rows[:, None]
+        strength = opening(level, (1, short)) * rows[:, None]
         found = torch.maximum(found, shear_rows(strength, -slope))
     return found if most >= 2 else torch.zeros_like(image)
+
+
+def opening(image: torch.Tensor, line: tuple[int, int]) -> torch.Tensor:
+    """Grey-level opening of ``image`` (1, 1, H, W) with an upright or level line of odd
+    length ``line`` (rows, columns): the least along it, then the most; what is narrower than
+    the line along its direction is taken down to its surroundings."""
+    pad = (line[0] // 2, line[1] // 2)
+    least = -F.max_pool2d(-image, line, stride=1, padding=pad)
+    return F.max_pool2d(least, line, stride=1, padding=pad)
 
 
 def shear_rows(image: torch.Tensor, slope: float) -> torch.Tensor:
