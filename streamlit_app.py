@@ -257,7 +257,16 @@ with tab_curves, guard("training curves"):
         shown = st.multiselect("Models", list(models), default=[chosen])  # no key: follows the sidebar's model
         if shown:
             st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
-            st.caption("Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch.")
+            distilled = [n for n in shown if models[n].meta["recipe"].get("teacher")]
+            st.caption(
+                "Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch."
+                + (
+                    f" {', '.join(distilled)} learn from a teacher model: their training loss is mostly how far they are "
+                    "from the teacher's softened answers, so it sits above their test loss."
+                    if distilled
+                    else ""
+                )
+            )
         else:
             st.info("Pick at least one model.")
 

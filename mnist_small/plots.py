@@ -147,7 +147,9 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
             col=3,
         )
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(type="log", dtick=1, row=1, col=1)
+    # 1-2-5 ticks: a loss curve often spans less than one decade, where decade ticks show one label
+    loss_ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
+    fig.update_yaxes(type="log", tickvals=loss_ticks, ticktext=[f"{t:g}" for t in loss_ticks], row=1, col=1)
     if later_accuracies:  # the first epoch's low accuracy would squash the interesting range
         fig.update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2], row=1, col=2)
     return styled(fig, 460, legend={"orientation": "h", "y": -0.25})

@@ -118,6 +118,17 @@ def test_curves_tab_uses_the_stored_history(canvas):
     test_acc = next(t for t in spec["data"] if t["name"] == f"{FIRST} test" and t.get("xaxis") == "x2")
     np.testing.assert_allclose(decode(test_acc["y"]), [h["test_acc"] for h in history])
 
+    assert not any("teacher" in c.value for c in at.caption)  # FIRST learns from the labels alone
+
+
+def test_curves_tab_says_why_a_distilled_models_training_loss_is_higher(canvas):
+    distilled = next(name for name, spec in REGISTRY.items() if spec.recipe.teacher)
+    at = run_app()
+    at.selectbox(key="model").select(distilled).run()
+    at.session_state["view"] = "Training curves"
+    at.run()
+    assert any(distilled in c.value and "teacher" in c.value for c in at.caption)
+
 
 def test_corrupt_checkpoint_is_unavailable_and_others_work(canvas, mnist, tmp_path, monkeypatch):
     shutil.copytree(CHECKPOINTS, tmp_path / "ckpt")

@@ -30,6 +30,9 @@ def test_training_curves_from_history():
     assert "m1 test" in names and "m2 train" in names and "m1 lr" in names
     test_acc = next(t for t in fig.data if t.name == "m1 test" and t.xaxis == "x2")
     assert list(test_acc.y) == [h["test_acc"] for h in HISTORY]
+    # the log loss axis (0.17-1 here, under one decade) is labelled at 0.2 and 0.5 too, not at 1 alone
+    ticks = fig.layout.yaxis.ticktext
+    assert fig.layout.yaxis.type == "log" and {"0.2", "0.5", "1"} <= set(ticks)
 
 
 def test_confusion_heatmap_hides_the_diagonal():
