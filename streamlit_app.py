@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
 DATA_DIR = Path(os.environ.get("MNIST_SMALL_DATA", HERE / "data"))
 CANVAS = 280
+ANSWER_MIN_WIDTH = 200  # px: ten readable bars; beside the canvas on a 1024 px projector with the sidebar open
 log = logging.getLogger("mnist_small.app")
 
 st.set_page_config(page_title="mnist_small: draw a digit", page_icon="✏️", layout="wide")
@@ -141,8 +142,11 @@ tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = 
 with tab_draw:
     # The canvas has a fixed size: its column is never narrower (relative columns clipped it on a
     # 1024 px projector); on a narrow screen the prediction wraps below it.
+    # The answer's column wraps below the canvas rather than shrink under ANSWER_MIN_WIDTH (a tablet held
+    # upright left it a 150 px sliver with the bars squeezed unreadable).
+    st.html(f"<style>div:has(> .st-key-answer) {{ min-width: {ANSWER_MIN_WIDTH}px }}</style>")  # the flex item wrapping it
     row = st.container(horizontal=True, gap="large")
-    left, right = row.container(width=CANVAS + 10), row.container(width="stretch")
+    left, right = row.container(width=CANVAS + 10), row.container(width="stretch", key="answer")
     with left:
         # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
         st.caption("Draw one digit, large. Undo, redo, reset: hover over the canvas.")
@@ -178,7 +182,7 @@ with tab_draw:
             p = probs[chosen]
             digit = int(p.argmax())
             st.markdown(
-                f"<div style='font-size:1.4rem'>{chosen} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
+                f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
                 f"<div style='font-size:1.4rem'>with {100 * p[digit]:.1f}% confidence</div>",
                 unsafe_allow_html=True,
             )

@@ -75,11 +75,13 @@ def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
             marker_color=colours,
             text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs],
             textposition="outside",
+            constraintext="none",  # full-size labels over narrow bars
+            cliponaxis=False,
             hovertemplate="digit %{x}: %{y:.2f}%<extra></extra>",
         )
     )
     fig.update_yaxes(range=[0, 109], title="probability (%)", dtick=25)
-    fig.update_xaxes(title="digit", type="category")
+    fig.update_xaxes(title="digit", type="category", dtick=1)  # every digit labelled, also in a narrow column
     return styled(fig, 360, title=title, showlegend=False)
 
 

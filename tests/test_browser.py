@@ -116,7 +116,37 @@ def test_the_whole_canvas_takes_strokes_on_a_1024_px_projector(page, app_url):
     page.get_by_text(HINT).wait_for(timeout=60_000)
     draw(page, [[(262, 40), (262, 140), (262, 245)]])  # a one along the canvas's right edge
     assert big_digit(page) == "1"
+    canvas, answer = page.locator(CANVAS).bounding_box(), page.locator(".st-key-answer").bounding_box()
+    assert answer["x"] >= canvas["x"] + canvas["width"] and answer["y"] < 768 / 2  # beside the canvas, in view
     assert_no_error(page)
+
+
+def test_a_tablet_held_upright_draws_by_touch_and_shows_the_answer_below(browser, app_url):
+    """820x1180 with the sidebar open: too narrow for the answer beside the canvas, so it wraps below."""
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        page.get_by_text(HINT).wait_for(timeout=60_000)
+        canvas = page.locator(CANVAS)
+        canvas.wait_for(timeout=30_000)
+        box = canvas.bounding_box()
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind, *points):
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": box["x"] + x, "y": box["y"] + y} for x, y in points]})
+
+        touch("touchStart", (150, 40))
+        for y in range(50, 250, 10):  # a one, drawn with a finger
+            touch("touchMove", (150 - y / 40, y))
+        touch("touchEnd")
+        assert big_digit(page) == "1"
+        answer = page.locator(".st-key-answer").bounding_box()
+        assert answer["y"] > box["y"] + box["height"] and answer["width"] > box["width"]
+        assert answer["y"] < 1180  # the digit is in view without scrolling
+        assert_no_error(page)
+    finally:
+        context.close()
 
 
 def test_an_uploaded_photo_of_a_digit_on_paper_is_read(page, app_url, mnist, tmp_path):
