@@ -25,7 +25,7 @@ from mnist_small.checkpoints import load_all
 from mnist_small.data import DataError, load_mnist
 from mnist_small.inference import all_probabilities, feature_maps, occlusion
 from mnist_small.preprocess import NO_DIGIT, Prepared, prepare
-from mnist_small.summary import layer_table, model_card, overview_rows
+from mnist_small.summary import layer_table, mistake_pairs, model_card, overview_rows
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
@@ -332,8 +332,12 @@ with tab_errors, guard("errors"):
                 "(for example `python -m mnist_small evaluate` downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
             )
         elif wrong:
-            shown = wrong[:48]
+            pairs = {f"{true} read as {predicted} ({n})": (true, predicted) for true, predicted, n in mistake_pairs(wrong)}
+            everything = f"all {len(wrong)} mistakes"
+            pick = st.selectbox("Show", [everything, *pairs], key=f"mistakes-{chosen}", width=320)  # a key per model: its own confusions
+            chosen_wrong = wrong if pick == everything else [w for w in wrong if (w["label"], w["predicted"]) == pairs[pick]]
+            shown = chosen_wrong[:48]
             gallery = images[[w["index"] for w in shown]] / 255.0
             captions = [f"{w['label']}→{w['predicted']}" for w in shown]
             st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
-            st.caption(f"True → predicted label; the first {len(shown)} of {len(wrong)}.")
+            st.caption(f"True → predicted label; {len(shown)} of {len(chosen_wrong)}.")

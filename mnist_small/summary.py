@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -104,3 +105,10 @@ def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
             }
         )
     return rows
+
+
+def mistake_pairs(misclassified: list[dict]) -> list[tuple[int, int, int]]:
+    """(true digit, predicted digit, how many) for a checkpoint's misclassified test images,
+    the most frequent confusion first: the pairs a class can look at one by one."""
+    counts = Counter((m["label"], m["predicted"]) for m in misclassified)
+    return sorted(((true, predicted, n) for (true, predicted), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))

@@ -10,8 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_small.registry import REGISTRY
+from mnist_small.summary import mistake_pairs
 
-from .conftest import CHECKPOINTS, ROOT, draw_on_canvas
+from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, draw_on_canvas
 
 APP = str(ROOT / "streamlit_app.py")
 FIRST = next(iter(REGISTRY))
@@ -128,6 +129,17 @@ def test_curves_tab_says_why_a_distilled_models_training_loss_is_higher(canvas):
     at.session_state["view"] = "Training curves"
     at.run()
     assert any(distilled in c.value and "teacher" in c.value for c in at.caption)
+
+
+def test_errors_view_shows_one_confusion_at_a_time(canvas, mnist, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(MNIST_DIR))
+    at = run_app("Errors on MNIST")
+    wrong = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())["misclassified"]
+    true, predicted, count = mistake_pairs(wrong)[0]
+    at.selectbox(key=f"mistakes-{FIRST}").select_index(1).run()
+    assert not at.exception
+    captions = [a["text"] for a in chart(at, "gallery")["layout"]["annotations"]]
+    assert captions == [f"{true}→{predicted}"] * count
 
 
 def test_corrupt_checkpoint_is_unavailable_and_others_work(canvas, mnist, tmp_path, monkeypatch):
