@@ -262,14 +262,13 @@ with tab_curves, guard("training curves"):
         if shown:
             st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
             distilled = [n for n in shown if models[n].meta["recipe"].get("teacher")]
+            note = ""
+            if len(distilled) == 1:
+                note = f" {distilled[0]} learns from a teacher model: its training loss is mostly how far it is from the teacher's softened answers, so it sits above its test loss."
+            elif distilled:
+                note = f" {', '.join(distilled)} learn from a teacher model: their training loss is mostly how far they are from the teacher's softened answers, so it sits above their test loss."
             st.caption(
-                "Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch."
-                + (
-                    f" {', '.join(distilled)} learn from a teacher model: their training loss is mostly how far they are "
-                    "from the teacher's softened answers, so it sits above their test loss."
-                    if distilled
-                    else ""
-                )
+                "Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch." + note
             )
         else:
             st.info("Pick at least one model.")
