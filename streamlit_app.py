@@ -141,10 +141,10 @@ tab_draw, tab_compare, tab_inside, tab_curves, tab_model, tab_zoo, tab_errors = 
 # ---- draw ---------------------------------------------------------------------------------
 with tab_draw:
     # The canvas has a fixed size: its column is never narrower (relative columns clipped it on a
-    # 1024 px projector); on a narrow screen the prediction wraps below it.
-    # The answer's column wraps below the canvas rather than shrink under ANSWER_MIN_WIDTH (a tablet held
-    # upright left it a 150 px sliver with the bars squeezed unreadable).
-    st.html(f"<style>div:has(> .st-key-answer) {{ min-width: {ANSWER_MIN_WIDTH}px }}</style>")  # the flex item wrapping it
+    # 1024 px projector). The answer's column wraps below it rather than shrink under ANSWER_MIN_WIDTH
+    # (a tablet held upright left it a 150 px sliver with unreadable bars); the rule goes on the flex
+    # item that wraps the keyed container.
+    st.html(f"<style>div:has(> .st-key-answer) {{ min-width: {ANSWER_MIN_WIDTH}px }}</style>")
     row = st.container(horizontal=True, gap="large")
     left, right = row.container(width=CANVAS + 10), row.container(width="stretch", key="answer")
     with left:
@@ -264,9 +264,15 @@ with tab_curves, guard("training curves"):
             distilled = [n for n in shown if models[n].meta["recipe"].get("teacher")]
             note = ""
             if len(distilled) == 1:
-                note = f" {distilled[0]} learns from a teacher model: its training loss is mostly how far it is from the teacher's softened answers, so it sits above its test loss."
+                note = (
+                    f" {distilled[0]} learns from a teacher model: its training loss is mostly how far it is from the "
+                    "teacher's softened answers, so it sits above its test loss."
+                )
             elif distilled:
-                note = f" {', '.join(distilled)} learn from a teacher model: their training loss is mostly how far they are from the teacher's softened answers, so it sits above their test loss."
+                note = (
+                    f" {', '.join(distilled)} learn from a teacher model: their training loss is mostly how far they are "
+                    "from the teacher's softened answers, so it sits above their test loss."
+                )
             st.caption(
                 "Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch." + note
             )
@@ -334,9 +340,9 @@ with tab_errors, guard("errors"):
             pairs = {f"{true} read as {predicted} ({n})": (true, predicted) for true, predicted, n in mistake_pairs(wrong)}
             everything = f"all {len(wrong)} mistakes"
             pick = st.selectbox("Show", [everything, *pairs], key=f"mistakes-{chosen}", width=320)  # a key per model: its own confusions
-            chosen_wrong = wrong if pick == everything else [w for w in wrong if (w["label"], w["predicted"]) == pairs[pick]]
-            shown = chosen_wrong[:48]
+            listed = wrong if pick == everything else [w for w in wrong if (w["label"], w["predicted"]) == pairs[pick]]
+            shown = listed[:48]
             gallery = images[[w["index"] for w in shown]] / 255.0
             captions = [f"{w['label']}→{w['predicted']}" for w in shown]
             st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
-            st.caption(f"True → predicted label; {len(shown)} of {len(chosen_wrong)}.")
+            st.caption(f"True → predicted label; {len(shown)} of {len(listed)}.")
