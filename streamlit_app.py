@@ -22,9 +22,10 @@ from streamlit_drawable_canvas import st_canvas
 
 from mnist_small import plots
 from mnist_small.checkpoints import load_all
-from mnist_small.data import DataError, load_mnist
+from mnist_small.data import MNIST, DataError, augmentation_examples, load_mnist
 from mnist_small.inference import all_probabilities, feature_maps, occlusion
 from mnist_small.preprocess import NO_DIGIT, Prepared, prepare
+from mnist_small.registry import Recipe
 from mnist_small.summary import layer_table, mistake_pairs, model_card, overview_rows
 
 HERE = Path(__file__).resolve().parent
@@ -64,12 +65,12 @@ def overview(folder: Path) -> list[dict]:
     return overview_rows(zoo(folder)[0])
 
 
-@st.cache_resource(show_spinner="Reading MNIST test images…")
-def test_images(folder: Path) -> np.ndarray | None:
+@st.cache_resource(show_spinner="Reading MNIST…")
+def mnist_on_disk(folder: Path) -> MNIST | None:
     try:
-        return load_mnist(folder, allow_download=False).test_images[:, 0].numpy()
+        return load_mnist(folder, allow_download=False)
     except DataError as err:
-        log.info("no MNIST test images: %s", err)
+        log.info("no MNIST on disk: %s", err)
         return None
 
 
@@ -291,10 +292,26 @@ with tab_model, guard("model card"):
         figures.metric("weights", f"{c['weights_kb']:.1f} KB", width="content")
         figures.metric("final test accuracy", f"{c['final_acc']:.2f}%", width="content")
         figures.metric("best test accuracy", f"{c['best_acc']:.2f}%", help=f"epoch {c['best_epoch']} of {c['epochs']}", width="content")
+        augment = Recipe.from_dict(c["recipe"]).augment  # as stored by the training run
+        heading = st.container(horizontal=True, vertical_alignment="center")
+        heading.markdown(f"**Training digits as {chosen} saw them**: {augment.describe()}", width="content")
+        mnist = mnist_on_disk(DATA_DIR)
+        if mnist is None:
+            st.info(f"To see them, put MNIST in `{DATA_DIR}/MNIST/raw/` or set MNIST_SMALL_DATA to a folder that has it.")
+        else:
+            if heading.button("New random draw", key="redraw"):
+                st.session_state.augment_draw = st.session_state.get("augment_draw", 0) + 1
+            examples = augmentation_examples(mnist, augment, draws=2, seed=st.session_state.get("augment_draw", 0))
+            captions = [str(d) for d in range(10)] + [""] * 20
+            st.plotly_chart(plots.digit_gallery(examples.reshape(-1, 28, 28), captions, columns=10), width="stretch", key="augmented")
+            st.caption(
+                "Top: the first training image of each digit. Below: two random draws of the jitter this model's "
+                "recipe applies to every batch; each epoch it sees all 60,000 digits jittered anew."
+            )
         left, right = st.columns([1.2, 1])
         left.dataframe(c["layers"], hide_index=True, width="stretch", height=min(36 * len(c["layers"]) + 38, 700))
         right.markdown(f"**Trained** {c['epochs']} epochs in {c['train_seconds']:.0f} s  \n**Source write-up** `{c['source']}`")
-        right.json(c["recipe"], expanded=True)
+        right.json(c["recipe"], expanded=1)  # the notes and the augmentation open on a click
 
 # ---- zoo ----------------------------------------------------------------------------------
 with tab_zoo, guard("zoo"):
@@ -330,8 +347,8 @@ with tab_errors, guard("errors"):
         st.plotly_chart(
             plots.confusion_heatmap(meta["confusion_matrix"], "Test-set confusion matrix (mistakes only)"), width="stretch", key="confusion"
         )
-        images = test_images(DATA_DIR)
-        if images is None:
+        mnist = mnist_on_disk(DATA_DIR)
+        if mnist is None:
             st.info(
                 f"To see the misclassified digits themselves, put MNIST in `{DATA_DIR}/MNIST/raw/` "
                 "(for example `python -m mnist_small evaluate` downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
@@ -342,7 +359,7 @@ with tab_errors, guard("errors"):
             pick = st.selectbox("Show", [everything, *pairs], key=f"mistakes-{chosen}", width=320)  # a key per model: its own confusions
             listed = wrong if pick == everything else [w for w in wrong if (w["label"], w["predicted"]) == pairs[pick]]
             shown = listed[:48]
-            gallery = images[[w["index"] for w in shown]] / 255.0
+            gallery = mnist.test_images[[w["index"] for w in shown], 0].numpy() / 255.0
             captions = [f"{w['label']}→{w['predicted']}" for w in shown]
             st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
             st.caption(f"True → predicted label; {len(shown)} of {len(listed)}.")

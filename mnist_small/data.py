@@ -171,6 +171,19 @@ class Augment:
     def active(self) -> bool:
         return self != Augment()
 
+    def describe(self) -> str:
+        """In words, for people: 'rotation ±15°, shift ±2 px'."""
+        parts = [
+            f"rotation ±{self.rotation:g}°" if self.rotation else "",
+            f"shift ±{self.translate:g} px" if self.translate else "",
+            f"scale {self.scale[0]:g}-{self.scale[1]:g}" if self.scale != (1.0, 1.0) else "",
+            f"slant ±{self.shear:g}°" if self.shear else "",
+            f"brush width ±{100 * self.stroke:.0f}%" if self.stroke else "",
+            f"aspect ±{100 * self.aspect:.0f}%" if self.aspect else "",
+            f"elastic wobble {self.elastic:g} px" if self.elastic else "",
+        ]
+        return ", ".join(p for p in parts if p) or "no augmentation"
+
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment normalised float images (N, 1, H, W); background stays background."""
         if not self.active:
@@ -206,3 +219,13 @@ class Augment:
             grid = grid + torch.einsum("nck,khw->nhwc", coarse, smooth_basis(h, w))
         out = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out + background
+
+
+def augmentation_examples(mnist: MNIST, augment: Augment, draws: int = 2, seed: int = 0) -> np.ndarray:
+    """The first training image of each digit, then ``draws`` rows of the same digits as a
+    model trained with ``augment`` saw them: (1 + draws, 10, 28, 28) floats in [0, 1]."""
+    first = [int(torch.nonzero(mnist.train_labels == d)[0]) for d in range(10)]
+    originals = normalize(mnist.train_images[first])
+    generator = torch.Generator().manual_seed(seed)
+    rows = [originals] + [augment(originals, generator) for _ in range(draws)]
+    return (torch.stack(rows)[:, :, 0] * STD + MEAN).clamp(0, 1).numpy()

@@ -142,6 +142,24 @@ def test_errors_view_shows_one_confusion_at_a_time(canvas, mnist, monkeypatch):
     assert captions == [f"{true}→{predicted}"] * count
 
 
+def test_model_card_shows_training_digits_jittered_as_in_the_recipe(canvas, mnist, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(MNIST_DIR))
+    at = run_app("Model card")
+    assert any(REGISTRY[FIRST].recipe.augment.describe() in m.value for m in at.markdown)
+    first = decode(chart(at, "augmented")["data"][0]["z"])
+    at.button(key="redraw").click().run()
+    again = decode(chart(at, "augmented")["data"][0]["z"])
+    assert first.shape == again.shape and not np.allclose(first, again, equal_nan=True)  # a new random draw
+
+
+def test_model_card_without_mnist_on_disk_says_where_to_put_it(canvas, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(tmp_path))
+    at = run_app("Model card")
+    assert not at.exception
+    assert any("put MNIST in" in i.value for i in at.info)
+    assert not [c for c in at.get("plotly_chart") if "augmented" in c.proto.id]
+
+
 def test_corrupt_checkpoint_is_unavailable_and_others_work(canvas, mnist, tmp_path, monkeypatch):
     shutil.copytree(CHECKPOINTS, tmp_path / "ckpt")
     broken = tmp_path / "ckpt" / f"{FIRST}.safetensors"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_small.data import FILES, MEAN, STD, Augment, DataError, load_mnist, normalize, read_idx
+from mnist_small.data import FILES, MEAN, STD, Augment, DataError, augmentation_examples, load_mnist, normalize, read_idx
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -95,6 +95,25 @@ def test_augmentation_keeps_shapes_and_is_seeded(mnist):
     assert a.min() >= -MEAN / STD - 1e-4
     corr = torch.nn.functional.cosine_similarity((a + MEAN / STD).flatten(1), (images + MEAN / STD).flatten(1))
     assert corr.median() > 0.5
+
+
+def test_augmentation_examples_show_one_digit_each_then_its_seeded_jitter(mnist):
+    augment = Augment(rotation=15, translate=2)
+    examples = augmentation_examples(mnist, augment, draws=2, seed=3)
+    assert examples.shape == (3, 10, 28, 28) and examples.min() >= 0 and examples.max() <= 1
+    for digit in range(10):  # the top row: the first training image of each digit, untouched
+        first = int(torch.nonzero(mnist.train_labels == digit)[0])
+        np.testing.assert_allclose(examples[0, digit], mnist.train_images[first, 0].numpy() / 255, atol=1e-5)
+    assert not np.allclose(examples[1], examples[0], atol=0.05) and not np.allclose(examples[2], examples[1], atol=0.05)
+    np.testing.assert_array_equal(examples, augmentation_examples(mnist, augment, draws=2, seed=3))
+    assert not np.array_equal(examples, augmentation_examples(mnist, augment, draws=2, seed=4))
+    np.testing.assert_allclose(augmentation_examples(mnist, Augment(), draws=1)[1], examples[0], atol=1e-5)
+
+
+def test_augment_describes_itself():
+    assert Augment(rotation=15, translate=2).describe() == "rotation ±15°, shift ±2 px"
+    assert Augment(scale=(0.9, 1.1), stroke=0.4).describe() == "scale 0.9-1.1, brush width ±40%"
+    assert Augment().describe() == "no augmentation"
 
 
 def test_no_augmentation_is_identity():
