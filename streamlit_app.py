@@ -292,7 +292,10 @@ with tab_model, guard("model card"):
         figures.metric("weights", f"{c['weights_kb']:.1f} KB", width="content")
         figures.metric("final test accuracy", f"{c['final_acc']:.2f}%", width="content")
         figures.metric("best test accuracy", f"{c['best_acc']:.2f}%", help=f"epoch {c['best_epoch']} of {c['epochs']}", width="content")
-        augment = Recipe.from_dict(c["recipe"]).augment  # as stored by the training run
+        try:
+            augment = Recipe.from_dict(c["recipe"]).augment  # as the training run stored it
+        except (TypeError, ValueError):  # a recipe from another version: the registry's
+            augment = models[chosen].spec.recipe.augment
         heading = st.container(horizontal=True, vertical_alignment="center")
         heading.markdown(f"**Training digits as {chosen} saw them**: {augment.describe()}", width="content")
         mnist = mnist_on_disk(DATA_DIR)
