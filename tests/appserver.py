@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -36,13 +37,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(timeout: float = 60) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` on a free port; yields its URL once it answers its health check."""
+def running_app(timeout: float = 60, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` on a free port, with ``env`` added to the environment;
+    yields its URL once it answers its health check."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port)]
     cmd += ["--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"]
     with tempfile.TemporaryFile() as log:  # not a pipe: a chatty server must never block on a full pipe
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

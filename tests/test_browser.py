@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from mnist_small.registry import REGISTRY
 
 from .appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
-from .conftest import paper_photo
+from .conftest import MNIST_DIR, paper_photo
 
 DOCS = ROOT / "docs"
 pytestmark = [
@@ -29,7 +29,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def app_url():
-    with running_app() as url:
+    # MNIST on disk, when the tests have it, for the views that show training and test digits
+    with running_app(env={"MNIST_SMALL_DATA": str(MNIST_DIR)} if MNIST_DIR.is_dir() else None) as url:
         yield url
 
 
@@ -107,6 +108,19 @@ def test_inside_view_hides_the_part_of_a_four_the_model_needs(page, app_url):
     page.get_by_text(re.compile(r"brightest spot hidden: \d \(\d+%\)|no patch matters")).wait_for(timeout=20_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-inside.png"))
+    assert_no_error(page)
+
+
+def test_model_card_shows_training_digits_as_the_model_saw_them(page, app_url, mnist):
+    page.goto(app_url)
+    page.get_by_text(HINT).wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=re.compile("three_blocks_9.6k")).click()
+    page.get_by_role("tab", name=re.compile("Model card")).click()
+    page.get_by_text("Training digits as three_blocks_9.6k saw them").wait_for(timeout=30_000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(DOCS / "app-card.png"))
     assert_no_error(page)
 
 
