@@ -74,6 +74,13 @@ def mnist_on_disk(folder: Path) -> MNIST | None:
         return None
 
 
+def where_to_put_mnist(what: str) -> str:
+    return (
+        f"To see {what}, put MNIST in `{DATA_DIR}/MNIST/raw/` (for example `python -m mnist_small evaluate` "
+        "downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
+    )
+
+
 def read_drawing(image: np.ndarray | None) -> Prepared:
     """The canvas as model input; a drawing that cannot be read is reported, not raised."""
     if image is None:
@@ -263,17 +270,12 @@ with tab_curves, guard("training curves"):
         if shown:
             st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
             distilled = [n for n in shown if models[n].meta["recipe"].get("teacher")]
-            note = ""
-            if len(distilled) == 1:
-                note = (
-                    f" {distilled[0]} learns from a teacher model: its training loss is mostly how far it is from the "
-                    "teacher's softened answers, so it sits above its test loss."
-                )
-            elif distilled:
-                note = (
-                    f" {', '.join(distilled)} learn from a teacher model: their training loss is mostly how far they are "
-                    "from the teacher's softened answers, so it sits above their test loss."
-                )
+            note = (
+                f" Learning from a teacher model ({', '.join(distilled)}): the training loss is mostly the distance to the "
+                "teacher's softened answers, so it sits above the test loss."
+                if distilled
+                else ""
+            )
             st.caption(
                 "Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch." + note
             )
@@ -300,12 +302,12 @@ with tab_model, guard("model card"):
         heading.markdown(f"**Training digits as {chosen} saw them**: {augment.describe()}", width="content")
         mnist = mnist_on_disk(DATA_DIR)
         if mnist is None:
-            st.info(f"To see them, put MNIST in `{DATA_DIR}/MNIST/raw/` or set MNIST_SMALL_DATA to a folder that has it.")
+            st.info(where_to_put_mnist("them"))
         else:
             if heading.button("New random draw", key="redraw"):
                 st.session_state.augment_draw = st.session_state.get("augment_draw", 0) + 1
             examples = augmentation_examples(mnist, augment, draws=2, seed=st.session_state.get("augment_draw", 0))
-            captions = [str(d) for d in range(10)] + [""] * 20
+            captions = [str(d) for d in range(10)] + [""] * (10 * (len(examples) - 1))  # labels over the originals only
             st.plotly_chart(plots.digit_gallery(examples.reshape(-1, 28, 28), captions, columns=10), width="stretch", key="augmented")
             st.caption(
                 "Top: the first training image of each digit. Below: two random draws of the jitter this model's "
@@ -352,10 +354,7 @@ with tab_errors, guard("errors"):
         )
         mnist = mnist_on_disk(DATA_DIR)
         if mnist is None:
-            st.info(
-                f"To see the misclassified digits themselves, put MNIST in `{DATA_DIR}/MNIST/raw/` "
-                "(for example `python -m mnist_small evaluate` downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
-            )
+            st.info(where_to_put_mnist("the misclassified digits themselves"))
         elif wrong:
             pairs = {f"{true} read as {predicted} ({n})": (true, predicted) for true, predicted, n in mistake_pairs(wrong)}
             everything = f"all {len(wrong)} mistakes"
