@@ -153,8 +153,8 @@ with tab_draw:
     # (a tablet held upright left it a 150 px sliver with unreadable bars); the rule goes on the flex
     # item that wraps the keyed container.
     st.html(f"<style>div:has(> .st-key-answer) {{ min-width: {ANSWER_MIN_WIDTH}px }}</style>")
-    row = st.container(horizontal=True, gap="large")
-    left, right = row.container(width=CANVAS + 10), row.container(width="stretch", key="answer")
+    canvas_and_answer = st.container(horizontal=True, gap="large")
+    left, right = canvas_and_answer.container(width=CANVAS + 10), canvas_and_answer.container(width="stretch", key="answer")
     with left:
         # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
         st.caption("Draw one digit, large. Undo, redo, reset: hover over the canvas.")
@@ -243,7 +243,7 @@ with tab_inside, guard("inside the model"):
             st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
             target = int(probs[chosen].argmax())
             hiding = occlusion(model, x, target)
-            row, col, guess_without, confidence_without = hiding.most_telling()
+            patch_row, patch_col, guess_without, confidence_without = hiding.most_telling()
             a, b, c = st.columns(3)
             a.plotly_chart(plots.image(drawing.image, "what the model sees"), width="stretch", key="input")
             b.plotly_chart(
@@ -252,7 +252,10 @@ with tab_inside, guard("inside the model"):
                 key="occlusion",
             )
             if hiding.drop.max() >= 0.01:
-                without, title = hiding.image_without(row, col), f"brightest spot hidden: {guess_without} ({100 * confidence_without:.0f}%)"
+                without, title = (
+                    hiding.image_without(patch_row, patch_col),
+                    f"brightest spot hidden: {guess_without} ({100 * confidence_without:.0f}%)",
+                )
             else:
                 without, title = drawing.image, f"no patch matters: still {target}"
             c.plotly_chart(plots.image(without, title), width="stretch", key="hidden")
