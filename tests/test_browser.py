@@ -76,6 +76,7 @@ def test_draw_switch_compare_and_curves(page, app_url):
 
     draw(page, [[(150, 40), (145, 140), (140, 245)]])  # a one
     assert big_digit(page) == "1"
+    expect(page.locator(".js-plotly-plot", has_text="probability")).to_be_visible(timeout=20_000)  # the bars, drawn
     page.wait_for_timeout(500)
     page.screenshot(path=str(DOCS / "app-draw.png"))
 
