@@ -26,7 +26,7 @@ from mnist_small.data import MNIST, DataError, augmentation_examples, load_mnist
 from mnist_small.inference import all_probabilities, feature_maps, occlusion
 from mnist_small.preprocess import NO_DIGIT, Prepared, prepare
 from mnist_small.registry import Recipe
-from mnist_small.summary import layer_table, mistake_pairs, model_card, overview_rows
+from mnist_small.summary import hardest_digits, layer_table, mistake_pairs, model_card, overview_rows
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
@@ -79,6 +79,13 @@ def where_to_put_mnist(what: str) -> str:
         f"To see {what}, put MNIST in `{DATA_DIR}/MNIST/raw/` (for example `python -m mnist_small evaluate` "
         "downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
     )
+
+
+def show_test_digits(mnist: MNIST, indices: list[int], captions: list[str]) -> None:
+    """MNIST test digits in rows that wrap to the screen's width (a tablet gets fewer per row),
+    each with its caption; enlarged 3x here so the browser does not blur the pixels."""
+    images = mnist.test_images[indices, 0].repeat_interleave(3, 1).repeat_interleave(3, 2).numpy()
+    st.image(list(images), caption=captions, width=64)
 
 
 def read_drawing(image: np.ndarray | None) -> Prepared:
@@ -364,7 +371,23 @@ with tab_errors, guard("errors"):
             pick = st.selectbox("Show", [everything, *pairs], key=f"mistakes-{chosen}", width=320)  # a key per model: its own confusions
             listed = wrong if pick == everything else [w for w in wrong if (w["label"], w["predicted"]) == pairs[pick]]
             shown = listed[:48]
-            gallery = mnist.test_images[[w["index"] for w in shown], 0].numpy() / 255.0
             captions = [f"{w['label']}→{w['predicted']}" for w in shown]
-            st.plotly_chart(plots.digit_gallery(gallery, captions), width="stretch", key="gallery")
+            show_test_digits(mnist, [w["index"] for w in shown], captions)
             st.caption(f"True → predicted label; {len(shown)} of {len(listed)}.")
+
+        st.divider()
+        hard = hardest_digits({name: loaded.meta.get("misclassified", []) for name, loaded in models.items()})
+        everyone = len(models)
+        st.markdown(
+            f"**Hard for the whole zoo.** {len(hard)} test digits fool at least one of the {everyone} models, "
+            f"{sum(len(h.answers) > everyone / 2 for h in hard)} fool most of them and "
+            f"{sum(len(h.answers) == everyone for h in hard)} fool every one."
+        )
+        if mnist is not None and hard:
+            shown = hard[:24]
+            captions = [f"{h.label}→{h.common_answer} ({len(h.answers)})" for h in shown]
+            show_test_digits(mnist, [h.index for h in shown], captions)
+            st.caption(
+                f"The {len(shown)} that most models get wrong. True label → the most common wrong answer (how many of the "
+                f"{everyone} models answer wrong). Can the class read them?"
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -112,3 +113,29 @@ def mistake_pairs(misclassified: list[dict]) -> list[tuple[int, int, int]]:
     the most frequent confusion first: the pairs a class can look at one by one."""
     counts = Counter((m["label"], m["predicted"]) for m in misclassified)
     return sorted(((true, predicted, n) for (true, predicted), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))
+
+
+@dataclass(frozen=True)
+class HardDigit:
+    """A test digit that at least one model gets wrong."""
+
+    index: int  # in MNIST's test set
+    label: int
+    answers: dict[str, int]  # model name -> its wrong answer, for the models that got it wrong
+
+    @property
+    def common_answer(self) -> int:
+        """The wrong answer most of those models give (the smaller digit on a tie)."""
+        counts = Counter(self.answers.values())
+        return min(counts, key=lambda digit: (-counts[digit], digit))
+
+
+def hardest_digits(misclassified: Mapping[str, list[dict]]) -> list[HardDigit]:
+    """Every test digit some model misclassifies, the ones most models get wrong first, from each
+    checkpoint's list of misclassified test images: what fools the whole zoo, not one model."""
+    answers: dict[tuple[int, int], dict[str, int]] = {}
+    for name, wrong in misclassified.items():
+        for w in wrong:
+            answers.setdefault((w["index"], w["label"]), {})[name] = w["predicted"]
+    hard = [HardDigit(index, label, by_model) for (index, label), by_model in answers.items()]
+    return sorted(hard, key=lambda h: (-len(h.answers), h.index))

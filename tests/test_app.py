@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_small.registry import REGISTRY
-from mnist_small.summary import mistake_pairs
+from mnist_small.summary import hardest_digits, mistake_pairs
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, draw_on_canvas
 
@@ -48,6 +48,11 @@ def chart(at: AppTest, key: str) -> dict:
         if element.proto.id.endswith(key) or key in element.proto.id:
             return spec
     raise AssertionError(f"no plotly chart {key!r} on the page")
+
+
+def image_captions(at: AppTest) -> list[list[str]]:
+    """The captions of each st.image gallery on the page, in page order."""
+    return [element.captions for element in at.get("image")]
 
 
 def decode(values) -> np.ndarray:
@@ -138,8 +143,20 @@ def test_errors_view_shows_one_confusion_at_a_time(canvas, mnist, monkeypatch):
     true, predicted, count = mistake_pairs(wrong)[0]
     at.selectbox(key=f"mistakes-{FIRST}").select_index(1).run()
     assert not at.exception
-    captions = [a["text"] for a in chart(at, "gallery")["layout"]["annotations"]]
-    assert captions == [f"{true}→{predicted}"] * count
+    assert image_captions(at)[0] == [f"{true}→{predicted}"] * count
+
+
+def test_errors_view_shows_the_digits_most_models_get_wrong(canvas, mnist, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(MNIST_DIR))
+    at = run_app("Errors on MNIST")
+    assert not at.exception
+    wrong_by = {name: json.loads((CHECKPOINTS / f"{name}.json").read_text())["misclassified"] for name in REGISTRY}
+    hardest = hardest_digits(wrong_by)[0]
+    hard_captions = image_captions(at)[1]
+    assert hard_captions[0] == f"{hardest.label}→{hardest.common_answer} ({len(hardest.answers)})"
+    fooled = [int(c.rsplit("(", 1)[1].rstrip(")")) for c in hard_captions]
+    assert fooled == sorted(fooled, reverse=True) and fooled[0] >= 2  # most models wrong first
+    assert any(f"fool at least one of the {len(REGISTRY)} models" in m.value for m in at.markdown)
 
 
 def test_model_card_shows_training_digits_jittered_as_in_the_recipe(canvas, mnist, monkeypatch):
