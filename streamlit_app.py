@@ -251,21 +251,21 @@ with tab_inside, guard("inside the model"):
             target = int(probs[chosen].argmax())
             hiding = occlusion(model, x, target)
             patch_row, patch_col, guess_without, confidence_without = hiding.most_telling()
-            a, b, c = st.columns(3)
-            a.plotly_chart(plots.image(drawing.image, "what the model sees"), width="stretch", key="input")
-            b.plotly_chart(
-                plots.image(hiding.drop, f"hide a 5x5 patch: '{target}' drops up to {100 * hiding.drop.max():.0f} pts", colorscale="hot"),
-                width="stretch",
-                key="occlusion",
-            )
             if hiding.drop.max() >= 0.01:
-                without, title = (
+                without, without_title = (
                     hiding.image_without(patch_row, patch_col),
                     f"brightest spot hidden: {guess_without} ({100 * confidence_without:.0f}%)",
                 )
             else:
-                without, title = drawing.image, f"no patch matters: still {target}"
-            c.plotly_chart(plots.image(without, title), width="stretch", key="hidden")
+                without, without_title = drawing.image, f"no patch matters: still {target}"
+            views = [
+                ("what the model sees", drawing.image, "gray", "input"),
+                (f"hide a 5x5 patch: '{target}' drops up to {100 * hiding.drop.max():.0f} pts", hiding.drop, "hot", "occlusion"),
+                (without_title, without, "gray", "hidden"),
+            ]
+            for column, (title, pixels, colorscale, key) in zip(st.columns(len(views), vertical_alignment="bottom"), views, strict=True):
+                column.markdown(f"**{title}**")  # above the plot, not in it: wraps in a narrow column
+                column.plotly_chart(plots.image(pixels, colorscale=colorscale), width="stretch", key=key)
             st.caption(
                 f"Middle: each pixel's colour is how much the probability for '{target}' drops when a 5x5 patch "
                 "centred there is blanked out (black: no change, white: all the way to zero). Right: the drawing "

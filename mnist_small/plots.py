@@ -40,7 +40,7 @@ def image_grid(images: np.ndarray, captions: Sequence[str], columns: int, colors
     """Many small images as one heatmap (one trace is far faster than a subplot each)."""
     columns, gap = min(columns, len(images)), 2
     _, h, w = images.shape
-    row_gap = max(2, h // 3)  # room for the captions
+    row_gap = max(2, h // 2)  # room for the captions, also when a narrow screen shrinks the tiles
     tiles = montage(images, columns, gap=gap, row_gap=row_gap)
     tiles = np.concatenate([np.full((row_gap, tiles.shape[1]), np.nan, dtype=np.float32), tiles])
     fig = go.Figure(go.Heatmap(z=tiles, colorscale=colorscale, showscale=False, hoverinfo="skip"))
@@ -283,12 +283,12 @@ def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Fi
     return styled(fig, 520, title=title)
 
 
-def image(pixels: np.ndarray, title: str = "", colorscale: str = "gray", height: int = 280) -> go.Figure:
+def image(pixels: np.ndarray, colorscale: str = "gray", height: int = 280) -> go.Figure:
     """A single 2-D array as an image, no axes."""
     fig = go.Figure(go.Heatmap(z=pixels, colorscale=colorscale, zmin=0, zmax=max(1.0, float(np.nanmax(pixels))), showscale=False))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    return styled(fig, height, title=title)
+    return styled(fig, height).update_layout(margin_t=10)  # the app puts the title above, as text that wraps
 
 
 def feature_map_grid(maps: np.ndarray, columns: int = 8) -> go.Figure:

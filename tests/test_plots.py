@@ -46,8 +46,9 @@ def test_image_grids():
     fig = plots.feature_map_grid(maps, columns=4)
     assert [a.text for a in fig.layout.annotations] == [f"ch {i}" for i in range(6)]
     tiles = np.asarray(fig.data[0].z, dtype=float)
-    assert tiles.shape == (2 + 2 * 8 + 2, 4 * 8 + 3 * 2)  # a caption row above each row of maps
-    np.testing.assert_allclose(tiles[2:10, :8], (maps[0] - maps[0].min()) / np.ptp(maps[0]), atol=1e-6)
+    caption_rows = 8 // 2
+    assert tiles.shape == (2 * (caption_rows + 8), 4 * 8 + 3 * 2)  # a caption gap above each row of maps
+    np.testing.assert_allclose(tiles[caption_rows : caption_rows + 8, :8], (maps[0] - maps[0].min()) / np.ptp(maps[0]), atol=1e-6)
     gallery = plots.digit_gallery(np.random.rand(3, 28, 28), ["1→7", "4→9", "3→5"])
     assert [a.text for a in gallery.layout.annotations] == ["1→7", "4→9", "3→5"]
 
