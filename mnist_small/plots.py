@@ -104,9 +104,10 @@ def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
             hovertemplate="%{y}<br>digit %{x}: %{z:.2f}%<extra></extra>",
         )
     )
-    fig.update_xaxes(title="digit", type="category", side="top")
+    fig.update_xaxes(type="category", side="top")  # no axis title: on a narrow screen it runs into the chart title
     fig.update_yaxes(autorange="reversed")
-    return styled(fig, 120 + 48 * len(names), title="Every model's probabilities (%) for this drawing")
+    fig = styled(fig, 120 + 48 * len(names), title="Each model's probability (%) for each digit")
+    return fig.update_layout(margin_t=80, title_y=1, title_yanchor="top", title_pad_t=10)  # the title above the digits on top
 
 
 def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
