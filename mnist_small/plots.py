@@ -299,6 +299,6 @@ def feature_map_grid(maps: np.ndarray, columns: int = 8) -> go.Figure:
     return image_grid((maps - low) / span, [f"ch {i}" for i in range(len(maps))], columns, "Viridis", 120)
 
 
-def digit_gallery(images: np.ndarray, captions: Sequence[str], columns: int = 12) -> go.Figure:
-    """Small 28x28 images with a caption each (e.g. 'true 4 -> 9')."""
+def digit_gallery(images: np.ndarray, captions: Sequence[str], columns: int = 10) -> go.Figure:
+    """Small 28x28 images in a fixed grid with a caption each (e.g. the digit over each column)."""
     return image_grid(images, captions, columns, "gray", 110)
