@@ -30,6 +30,7 @@ INK = 0.1  # a pixel brighter than this (after background removal) is ink
 MIN_CONTRAST = 0.15  # less difference than this between ink and background: blank
 TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a dot, not a digit
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
+FLAT = 0.005  # the border's darker half spread over no more than this: one flat colour, not a photo
 UNEVEN = 0.02  # the border's darker half spread over more than this (5th to 50th percentile): a photo
 MAX_SIDE = 800  # larger images are shrunk to this many pixels a side first
 DESK = 0.1  # a photo's border this much darker than its middle: a page on a desk, not a shadow
@@ -120,15 +121,16 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     """A photo of a page lying on a darker desk: just the page, or the desk would read as ink.
 
     The page: the largest bright piece, solid (60% of its box or more, even turned) and a
-    quarter of the photo or more, with the photo's border DESK darker and not one flat colour.
-    Kept: the rows and columns it fills at least 90% of (a page turned in the photo leaves
-    dark corners), 3% further in, past its edge and its shadow.
+    quarter of the photo or more, with the photo's border DESK darker than the brighter quarter
+    of the photo (a page's far corner can fall to the desk's grey) and not one flat colour.
+    Kept: the rows and columns it fills at least 90% of, holes (the digit) filled in (a page
+    turned in the photo leaves dark corners), 3% further in, past its edge and its shadow.
     """
     small, factor = search_copy(grey, F.avg_pool2d)
     small = small[0, 0]
     border = border_of(small).median()
-    if border > small.median() - DESK or np.ptp(np.percentile(border_of(grey), [5, 95])) <= UNEVEN:
-        return grey  # not a page on a darker desk (a canvas's border is one flat colour)
+    if border > small.quantile(0.75) - DESK or np.ptp(np.percentile(border_of(grey), [5, 50])) <= FLAT:
+        return grey  # not a page on a darker desk (a canvas's background is one flat colour, whatever touches its edge)
     labels = connected_pieces(small > (small.median() + border) / 2)
     sizes = torch.bincount(labels.flatten())
     sizes[0] = 0
@@ -137,12 +139,19 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     box = (box_rows.stop - box_rows.start) * (box_cols.stop - box_cols.start)
     if sizes.max() < 0.25 * small.numel() or sizes.max() < 0.6 * box:
         return grey  # no page, or no solid one: a big, thick drawing is not a page
+    page = fill_holes(page.bool()).float()  # the digit's strokes are not gaps in the page
     full_rows = torch.nonzero(page.mean(1) >= 0.9 * page.mean(1).max()).flatten()
     full_cols = torch.nonzero(page.mean(0) >= 0.9 * page.mean(0).max()).flatten()
     (top, bottom), (left, right) = (full_rows[[0, -1]] * factor).tolist(), (full_cols[[0, -1]] * factor).tolist()
     inset_r, inset_c = (bottom - top) * 3 // 100 + 1, (right - left) * 3 // 100 + 1
     cropped = grey[top + inset_r : bottom - inset_r, left + inset_c : right - inset_c]
     return cropped if min(cropped.shape) >= 2 else grey
+
+
+def fill_holes(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` (H, W) with every gap that does not reach its edge filled in."""
+    gaps = connected_pieces(~mask)
+    return ~(torch.isin(gaps, border_of(gaps)) & (gaps > 0))
 
 
 def light_on_dark(grey: np.ndarray) -> np.ndarray:

@@ -87,6 +87,25 @@ def test_a_page_photographed_on_a_dark_desk_reads_as_on_paper_alone(mnist, shipp
     assert got.count(7) >= 0.75 * len(got), got
 
 
+@pytest.mark.parametrize(("index", "tilt"), [(3, 0), (18, 0), (3, 6), (7, 6)])
+def test_a_page_on_a_light_grey_desk_is_found_where_its_shadowed_corner_is_as_grey(mnist, shipped, index, tilt):
+    """The page's light falls off to the desk's grey in its far corner: the page still counts as
+    one (judged by its brighter part), and the digit's strokes are not gaps in it."""
+    page = paper_photo(mnist.test_images[index, 0].numpy(), 600, seed=index)
+    grey = round(255 * 0.6)
+    turned = page.resize((640, 480)).rotate(tilt, expand=True, fillcolor=(grey,) * 3)
+    photo = np.full((600, 800, 3), grey, np.float32)
+    top, left = (600 - turned.height) // 2, (800 - turned.width) // 2
+    photo[top : top + turned.height, left : left + turned.width] = np.asarray(turned)
+    desk = (photo == grey).all(axis=2)
+    photo[desk] += np.random.default_rng(index).normal(0, 6, (desk.sum(), 1))
+    photo = Image.fromarray(photo.clip(0, 255).astype(np.uint8))
+    if not tilt:
+        assert similarity(prepare(photo).image, prepare(page).image) > 0.9
+    got = votes(shipped, photo)
+    assert got.count(int(mnist.test_labels[index])) >= 0.75 * len(got), got
+
+
 def test_tensor_is_normalised_like_training():
     image = np.zeros((28, 28), np.float32)
     tensor = Prepared(image).tensor()
