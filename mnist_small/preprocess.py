@@ -122,8 +122,8 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
 
     The page: the largest bright piece, solid (60% of its box or more, even turned) and a
     quarter of the photo or more, with the photo's border DESK darker than the brighter quarter
-    of the photo (a page's far corner can fall to the desk's grey) and not one flat colour.
-    Kept: the rows and columns it fills at least 90% of, holes (the digit) filled in (a page
+    of the photo (a page's far corner can fall to the desk's grey) and not one flat colour, and
+    the piece's outline a step in brightness (light fading towards the edges is no page). Kept: the rows and columns it fills at least 90% of, holes (the digit) filled in (a page
     turned in the photo leaves dark corners), 3% further in, past its edge and its shadow.
     """
     small, factor = search_copy(grey, F.avg_pool2d)
@@ -139,7 +139,10 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     box = (box_rows.stop - box_rows.start) * (box_cols.stop - box_cols.start)
     if sizes.max() < 0.25 * small.numel() or sizes.max() < 0.6 * box:
         return grey  # no page, or no solid one: a big, thick drawing is not a page
-    page = fill_holes(page.bool()).float()  # the digit's strokes are not gaps in the page
+    page = fill_holes(page.bool())  # the digit's strokes are not gaps in the page
+    if edge_step(small, page) < DESK / 2:
+        return grey  # no sharp edge: light falling off towards the photo's edges, not a page on a desk
+    page = page.float()
     full_rows = torch.nonzero(page.mean(1) >= 0.9 * page.mean(1).max()).flatten()
     full_cols = torch.nonzero(page.mean(0) >= 0.9 * page.mean(0).max()).flatten()
     (top, bottom), (left, right) = (full_rows[[0, -1]] * factor).tolist(), (full_cols[[0, -1]] * factor).tolist()
@@ -154,12 +157,27 @@ def fill_holes(mask: torch.Tensor) -> torch.Tensor:
     return ~(torch.isin(gaps, border_of(gaps)) & (gaps > 0))
 
 
+def edge_step(image: torch.Tensor, region: torch.Tensor, width: int = 2) -> float:
+    """How much brighter ``image`` (H, W) is just inside ``region``'s outline than just outside
+    it (the medians of two rings ``width`` pixels wide): a page's edge is a step, fading light is not."""
+
+    def grow(mask: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(mask.float()[None, None], 2 * width + 1, stride=1, padding=width)[0, 0].bool()
+
+    inside, outside = region & grow(~region), grow(region) & ~region
+    if not inside.any() or not outside.any():
+        return 0.0
+    return float(image[inside].median() - image[outside].median())
+
+
 def light_on_dark(grey: np.ndarray) -> np.ndarray:
-    """Flip dark-on-light images, then stretch so background -> 0 and the brightest ink -> 1.
-    A photo (its border not one flat colour) first loses its uneven light and its noise."""
+    """Flip dark-on-light images (a light border, or a photo of paper whose light fades to dark
+    edges), then stretch so background -> 0 and the brightest ink -> 1. A photo (its border not
+    one flat colour) first loses its uneven light and its noise."""
     border = border_of(grey)
     background = float(np.median(border))
-    if background > 0.5:
+    lamp_lit_page = np.median(grey) > 0.5 and np.ptp(np.percentile(border, [5, 95])) > UNEVEN  # light fading to dark edges
+    if background > 0.5 or lamp_lit_page:
         grey, border, background = 1.0 - grey, 1.0 - border, 1.0 - background
     if np.ptp(np.percentile(border, [5, 50])) > UNEVEN:  # the darker (background) half: ink on the border does not count
         grey, background = flatten_photo(grey), 0.0

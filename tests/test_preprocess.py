@@ -106,6 +106,22 @@ def test_a_page_on_a_light_grey_desk_is_found_where_its_shadowed_corner_is_as_gr
     assert got.count(int(mnist.test_labels[index])) >= 0.75 * len(got), got
 
 
+@pytest.mark.parametrize(("index", "offset"), [(0, 0.0), (0, 0.2), (3, 0.2)])
+def test_a_lamp_lit_page_with_dark_edges_is_read_dark_on_light(mnist, shipped, index, offset):
+    """Light fading from the middle to nearly black corners: the paper is still the background,
+    and there is no page edge to crop to, even with the digit off to one side."""
+    height, width, size = 600, 800, 330
+    ink = np.zeros((height, width), np.float32)
+    top, left = (height - size) // 2, round(width / 2 - size / 2 + offset * width)
+    ink[top : top + size, left : left + size] = np.asarray(Image.fromarray(mnist.test_images[index, 0].numpy()).resize((size, size))) / 255
+    rows, cols = np.mgrid[0:height, 0:width]
+    fall_off = ((rows - height / 2) / (height / 2)) ** 2 + ((cols - width / 2) / (width / 2)) ** 2
+    grey = (0.92 - 0.35 * fall_off) * (1 - 0.75 * ink) + np.random.default_rng(index).normal(0, 0.04, (height, width))
+    photo = Image.fromarray((255 * grey.clip(0, 1)).astype(np.uint8)).convert("RGB")
+    got = votes(shipped, photo)
+    assert got.count(int(mnist.test_labels[index])) >= 0.75 * len(got), got
+
+
 def test_tensor_is_normalised_like_training():
     image = np.zeros((28, 28), np.float32)
     tensor = Prepared(image).tensor()
