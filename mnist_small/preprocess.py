@@ -123,7 +123,8 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     The page: the largest bright piece, solid (60% of its box or more, even turned) and a
     quarter of the photo or more, with the photo's border DESK darker than the brighter quarter
     of the photo (a page's far corner can fall to the desk's grey) and not one flat colour, and
-    the piece's outline a step in brightness (light fading towards the edges is no page). Kept: the rows and columns it fills at least 90% of, holes (the digit) filled in (a page
+    the piece's outline a step in brightness (light fading towards the edges is no page).
+    Kept: the rows and columns it fills at least 90% of, holes (the digit) filled in (a page
     turned in the photo leaves dark corners), 3% further in, past its edge and its shadow.
     """
     small, factor = search_copy(grey, F.avg_pool2d)
