@@ -124,8 +124,8 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     quarter of the photo or more, with the photo's border DESK darker than the brighter quarter
     of the photo (a page's far corner can fall to the desk's grey) and not one flat colour, and
     the piece's outline a step in brightness (light fading towards the edges is no page).
-    Kept: the rows and columns it fills at least 90% of, holes (the digit) filled in (a page
-    turned in the photo leaves dark corners), 3% further in, past its edge and its shadow.
+    Kept: the rows and columns it fills at least 90% of, each row filled in between the page's
+    ends (a page turned in the photo leaves dark corners), 3% further in, past its edge and shadow.
     """
     small, factor = search_copy(grey, F.avg_pool2d)
     small = small[0, 0]
@@ -140,7 +140,7 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     box = (box_rows.stop - box_rows.start) * (box_cols.stop - box_cols.start)
     if sizes.max() < 0.25 * small.numel() or sizes.max() < 0.6 * box:
         return grey  # no page, or no solid one: a big, thick drawing is not a page
-    page = fill_holes(page.bool())  # the digit's strokes are not gaps in the page
+    page = fill_rows(page.bool())  # the digit's strokes are not gaps in the page
     if edge_step(small, page) < DESK / 2:
         return grey  # no sharp edge: light falling off towards the photo's edges, not a page on a desk
     page = page.float()
@@ -152,10 +152,13 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     return cropped if min(cropped.shape) >= 2 else grey
 
 
-def fill_holes(mask: torch.Tensor) -> torch.Tensor:
-    """``mask`` (H, W) with every gap that does not reach its edge filled in."""
-    gaps = connected_pieces(~mask)
-    return ~(torch.isin(gaps, border_of(gaps)) & (gaps > 0))
+def fill_rows(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` (H, W) filled in from the first to the last pixel of each row: a page (convex)
+    without the gaps its digit's strokes leave."""
+    cols = torch.arange(mask.shape[1])
+    first = torch.where(mask, cols, mask.shape[1]).min(1, keepdim=True).values
+    last = torch.where(mask, cols, -1).max(1, keepdim=True).values
+    return (cols >= first) & (cols <= last)
 
 
 def edge_step(image: torch.Tensor, region: torch.Tensor, width: int = 2) -> float:
