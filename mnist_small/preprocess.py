@@ -164,11 +164,8 @@ def fill_rows(mask: torch.Tensor) -> torch.Tensor:
 def edge_step(image: torch.Tensor, region: torch.Tensor, width: int = 2) -> float:
     """How much brighter ``image`` (H, W) is just inside ``region``'s outline than just outside
     it (the medians of two rings ``width`` pixels wide): a page's edge is a step, fading light is not."""
-
-    def grow(mask: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(mask.float()[None, None], 2 * width + 1, stride=1, padding=width)[0, 0].bool()
-
-    inside, outside = region & grow(~region), grow(region) & ~region
+    inside = region & grey_dilate((~region).float(), width).bool()
+    outside = grey_dilate(region.float(), width).bool() & ~region
     if not inside.any() or not outside.any():
         return 0.0
     return float(image[inside].median() - image[outside].median())
