@@ -135,17 +135,17 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     labels = connected_pieces(small > (small.median() + border) / 2)
     sizes = torch.bincount(labels.flatten())
     sizes[0] = 0
-    page = (labels == sizes.argmax()).float()
-    box_rows, box_cols = ink_box(page.numpy().astype(bool))
+    page = labels == sizes.argmax()
+    box_rows, box_cols = ink_box(page.numpy())
     box = (box_rows.stop - box_rows.start) * (box_cols.stop - box_cols.start)
     if sizes.max() < 0.25 * small.numel() or sizes.max() < 0.6 * box:
         return grey  # no page, or no solid one: a big, thick drawing is not a page
-    page = fill_rows(page.bool())  # the digit's strokes are not gaps in the page
+    page = fill_rows(page)  # the digit's strokes are not gaps in the page
     if edge_step(small, page) < DESK / 2:
         return grey  # no sharp edge: light falling off towards the photo's edges, not a page on a desk
-    page = page.float()
-    full_rows = torch.nonzero(page.mean(1) >= 0.9 * page.mean(1).max()).flatten()
-    full_cols = torch.nonzero(page.mean(0) >= 0.9 * page.mean(0).max()).flatten()
+    row_fill, col_fill = page.float().mean(1), page.float().mean(0)
+    full_rows = torch.nonzero(row_fill >= 0.9 * row_fill.max()).flatten()
+    full_cols = torch.nonzero(col_fill >= 0.9 * col_fill.max()).flatten()
     (top, bottom), (left, right) = (full_rows[[0, -1]] * factor).tolist(), (full_cols[[0, -1]] * factor).tolist()
     inset_r, inset_c = (bottom - top) * 3 // 100 + 1, (right - left) * 3 // 100 + 1
     cropped = grey[top + inset_r : bottom - inset_r, left + inset_c : right - inset_c]
