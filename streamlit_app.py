@@ -298,7 +298,7 @@ with tab_model, guard("model card"):
         c = card(chosen, CHECKPOINTS)
         st.subheader(chosen)
         st.write(c["description"])
-        figures = st.container(horizontal=True, gap="large")  # wraps on a narrow screen instead of cutting the numbers
+        figures = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting the numbers
         figures.metric("parameters", f"{c['params']:,}", width="content")
         figures.metric("MACs per image", f"{c['macs'] / 1e6:.2f} M", width="content")
         figures.metric("weights", f"{c['weights_kb']:.1f} KB", width="content")

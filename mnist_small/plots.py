@@ -100,7 +100,7 @@ def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
             colorscale="Blues",
             zmin=0,
             zmax=100,
-            colorbar={"title": "%"},
+            showscale=False,  # the numbers are in the cells; a colour bar would squeeze them on a phone
             hovertemplate="%{y}<br>digit %{x}: %{z:.2f}%<extra></extra>",
         )
     )
