@@ -164,6 +164,21 @@ def test_a_tablet_held_upright_draws_by_touch_and_shows_the_answer_below(browser
         context.close()
 
 
+def test_a_dark_system_theme_gets_the_dark_theme_and_still_reads_drawings(browser, app_url):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        page.get_by_text(HINT).wait_for(timeout=60_000)
+        background = page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+        assert max(int(v) for v in re.findall(r"\d+", background)[:3]) < 60, background
+        draw(page, [[(150, 40), (145, 140), (140, 245)]])
+        assert big_digit(page) == "1"
+        assert_no_error(page)
+    finally:
+        context.close()
+
+
 def test_an_uploaded_photo_of_a_digit_on_paper_is_read(page, app_url, mnist, tmp_path):
     photo = tmp_path / "seven.jpg"
     paper_photo(mnist.test_images[0, 0].numpy(), 900).save(photo)  # test digit 0 is a 7
