@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
 DATA_DIR = Path(os.environ.get("MNIST_SMALL_DATA", HERE / "data"))
 CANVAS = 280
+LARGE_GAP = 64  # px between the items of a container with gap="large"
 ANSWER_MIN_WIDTH = 200  # px: ten readable bars; beside the canvas on a 1024 px projector with the sidebar open
 log = logging.getLogger("mnist_small.app")
 
@@ -111,6 +112,13 @@ def read_upload(data: bytes, name: str) -> Prepared:
         return Prepared(None, message=f"{name} could not be read as an image: upload a PNG or JPEG photo of one digit.")
 
 
+def show_pictures(box, drawing: Prepared, upload) -> None:
+    """The uploaded photo, if any, and the 28x28 image the models see."""
+    if upload is not None:
+        box.image(upload, caption=upload.name, width=135)
+    box.image(np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True, width=135)
+
+
 def label(name: str) -> str:
     """The name already says the size; the accuracy helps pick (the sidebar fits ~32 characters)."""
     return f"{name} · {card(name, CHECKPOINTS)['final_acc']:.2f}%"
@@ -158,9 +166,20 @@ with tab_draw:
     # The canvas has a fixed size: its column is never narrower (relative columns clipped it on a
     # 1024 px projector). The answer's column wraps below it rather than shrink under ANSWER_MIN_WIDTH
     # (a tablet held upright left it a 150 px sliver with unreadable bars); the rule goes on the flex
-    # item that wraps the keyed container.
-    st.html(f"<style>div:has(> .st-key-answer) {{ min-width: {ANSWER_MIN_WIDTH}px }}</style>")
-    canvas_and_answer = st.container(horizontal=True, gap="large")
+    # item that wraps the keyed container. What the models see goes under the canvas while the answer
+    # is beside it, and beside the answer once that wraps below (on a phone both are then in view
+    # right under the canvas): both are drawn, a container query on the row's width shows one.
+    wraps_below = CANVAS + 10 + LARGE_GAP + ANSWER_MIN_WIDTH
+    st.html(
+        "<style>"
+        f"div:has(> .st-key-answer) {{ min-width: {ANSWER_MIN_WIDTH}px }}"
+        "div:has(> .st-key-verdict) { flex: 1 1 10rem }"  # its words wrap beside the picture
+        ".st-key-canvas_and_answer { container-type: inline-size }"
+        f"@container (min-width: {wraps_below}px) {{ div:has(> .st-key-pictures_beside) {{ display: none }} }}"
+        f"@container (max-width: {wraps_below - 0.5}px) {{ div:has(> .st-key-pictures_under) {{ display: none }} }}"
+        "</style>"
+    )
+    canvas_and_answer = st.container(horizontal=True, gap="large", key="canvas_and_answer")
     left, right = canvas_and_answer.container(width=CANVAS + 10), canvas_and_answer.container(width="stretch", key="answer")
     with left:
         # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
@@ -177,12 +196,7 @@ with tab_draw:
         )
         drawing = read_upload(upload.getvalue(), upload.name) if upload is not None else read_drawing(canvas.image_data)
         if drawing.has_digit:
-            pictures = st.container(horizontal=True, gap="small")
-            if upload is not None:
-                pictures.image(upload, caption=upload.name, width=135)
-            pictures.image(
-                np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True, width=135
-            )
+            show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload)
     probs = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
     with right, guard("prediction"):
         if upload is not None:
@@ -196,8 +210,12 @@ with tab_draw:
         else:
             p = probs[chosen]
             digit = int(p.argmax())
-            st.markdown(
-                f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
+            pictures_and_answer = st.container(horizontal=True, gap="medium", vertical_alignment="center")
+            show_pictures(
+                pictures_and_answer.container(horizontal=True, gap="small", width="content", key="pictures_beside"), drawing, upload
+            )
+            pictures_and_answer.container(key="verdict").markdown(
+                f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen.replace('_', '_<wbr>')} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
                 f"<div style='font-size:1.4rem'>with {100 * p[digit]:.1f}% confidence</div>",
                 unsafe_allow_html=True,
             )

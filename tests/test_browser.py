@@ -133,6 +133,10 @@ def test_the_whole_canvas_takes_strokes_on_a_1024_px_projector(page, app_url):
     assert big_digit(page) == "1"
     canvas, answer = page.locator(CANVAS).bounding_box(), page.locator(".st-key-answer").bounding_box()
     assert answer["x"] >= canvas["x"] + canvas["width"] and answer["y"] < 768 / 2  # beside the canvas, in view
+    # what the models see is under the canvas, where there is room, and shown once
+    expect(page.locator(".st-key-pictures_under img")).to_be_visible()
+    expect(page.locator(".st-key-pictures_beside img")).to_be_hidden()
+    assert page.locator(".st-key-pictures_under").bounding_box()["y"] > canvas["y"] + canvas["height"]
     assert_no_error(page)
 
 
@@ -159,13 +163,17 @@ def test_a_tablet_held_upright_draws_by_touch_and_shows_the_answer_below(browser
         answer = page.locator(".st-key-answer").bounding_box()
         assert answer["y"] > box["y"] + box["height"] and answer["width"] > box["width"]
         assert answer["y"] < 1180  # the digit is in view without scrolling
+        # what the models see moved beside the verdict, not left under the canvas above it
+        expect(page.locator(".st-key-pictures_beside img")).to_be_visible()
+        expect(page.locator(".st-key-pictures_under img")).to_be_hidden()
         assert_no_error(page)
     finally:
         context.close()
 
 
-def test_a_dark_system_theme_gets_the_dark_theme_and_still_reads_drawings(browser, app_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1000}, color_scheme="dark")
+def test_a_phone_in_dark_mode_gets_the_dark_theme_and_the_answer_in_view(browser, app_url):
+    """400x780 (a phone's browser window) with a dark system theme."""
+    context = browser.new_context(viewport={"width": 400, "height": 780}, color_scheme="dark")
     try:
         page = context.new_page()
         page.goto(app_url)
@@ -174,6 +182,9 @@ def test_a_dark_system_theme_gets_the_dark_theme_and_still_reads_drawings(browse
         assert max(int(v) for v in re.findall(r"\d+", background)[:3]) < 60, background
         draw(page, [[(150, 40), (145, 140), (140, 245)]])
         assert big_digit(page) == "1"
+        digit = page.locator("div[style*='6rem']").first.bounding_box()
+        assert digit["y"] + digit["height"] < 780  # right under the canvas, in view without scrolling
+        expect(page.locator(".st-key-pictures_beside img")).to_be_visible()
         assert_no_error(page)
     finally:
         context.close()
