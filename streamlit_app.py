@@ -296,7 +296,19 @@ with tab_curves, guard("training curves"):
     if tab_curves.open:
         shown = st.multiselect("Models", list(models), default=[chosen])  # no key: follows the sidebar's model
         if shown:
-            st.plotly_chart(plots.training_curves({n: models[n].meta["history"] for n in shown}), width="stretch", key="curves")
+            colours = plots.curve_colours(shown)
+            st.markdown(
+                " &nbsp; ".join(
+                    f"<span style='white-space:nowrap'><span style='color:{colours[n]};font-weight:700'>&#9473;&#9473;</span> {n}</span>"
+                    for n in shown
+                ),
+                unsafe_allow_html=True,
+            )
+            # three charts that wrap: side by side on a wide screen, stacked on a phone
+            st.html("<style>div:has(> .st-key-curve-0), div:has(> .st-key-curve-1), div:has(> .st-key-curve-2) { flex: 1 1 260px }</style>")
+            charts = st.container(horizontal=True)
+            for i, fig in enumerate(plots.training_curves({n: models[n].meta["history"] for n in shown})):
+                charts.container(key=f"curve-{i}").plotly_chart(fig, width="stretch", key=f"curves-{i}")
             distilled = [n for n in shown if models[n].meta["recipe"].get("teacher")]
             note = (
                 f" Learning from a teacher model ({', '.join(distilled)}): the training loss is mostly the distance to the "

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 DIGITS = [str(d) for d in range(10)]
 ACCENT, MUTED = "#d62728", "#9db4cf"
@@ -110,52 +109,43 @@ def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
     return fig.update_layout(margin_t=80, title_y=1, title_yanchor="top", title_pad_t=10)  # the title above the digits on top
 
 
-def training_curves(histories: dict[str, Sequence[dict]]) -> go.Figure:
-    """Loss, accuracy and learning rate per epoch; train dotted, test solid; one colour per model."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss (log scale)", "accuracy (%)", "learning rate"), horizontal_spacing=0.07)
-    later_accuracies = []
-    for i, (name, history) in enumerate(histories.items()):
-        colour = PALETTE[i % len(PALETTE)]
+def curve_colours(names: Sequence[str]) -> dict[str, str]:
+    """One colour per model, the same in every training-curve chart and in their shared key."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def training_curves(histories: dict[str, Sequence[dict]]) -> list[go.Figure]:
+    """Loss, accuracy and learning rate per epoch, as three charts (side by side on a wide screen,
+    stacked on a phone); train dotted, test solid; colours from ``curve_colours``, no legends."""
+    colours = curve_colours(list(histories))
+    panels = {"loss": "loss (log scale)", "acc": "accuracy (%)", "lr": "learning rate"}
+    figures = {metric: go.Figure() for metric in panels}
+    for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
-        for col, metric in ((1, "loss"), (2, "acc")):
-            for split, dash in (("train", "dot"), ("test", "solid")):
-                values = [h[f"{split}_{metric}"] for h in history]
-                if metric == "acc":
-                    later_accuracies += values[1:] or values
+        splits = {"loss": ("train", "test"), "acc": ("train", "test"), "lr": ("",)}
+        for metric, fig in figures.items():
+            for split in splits[metric]:
+                key = f"{split}_{metric}" if split else metric
                 fig.add_trace(
                     go.Scatter(
                         x=epochs,
-                        y=values,
-                        name=f"{name} {split}",
-                        legendgroup=name,
-                        showlegend=col == 1,
-                        line={"color": colour, "dash": dash},
+                        y=[h[key] for h in history],
+                        name=f"{name} {split or metric}",
+                        line={"color": colours[name], "dash": "dot" if split == "train" else "solid"},
                         mode="lines+markers",
-                        hovertemplate=f"{name}<br>epoch %{{x}}<br>{split} {metric}: %{{y:.4f}}<extra></extra>",
-                    ),
-                    row=1,
-                    col=col,
+                        hovertemplate=f"{name}<br>epoch %{{x}}<br>{key.replace('_', ' ')}: %{{y:.4g}}<extra></extra>",
+                    )
                 )
-        fig.add_trace(
-            go.Scatter(
-                x=epochs,
-                y=[h["lr"] for h in history],
-                name=f"{name} lr",
-                legendgroup=name,
-                showlegend=False,
-                line={"color": colour},
-                mode="lines+markers",
-            ),
-            row=1,
-            col=3,
-        )
-    fig.update_xaxes(title="epoch")
     # 1-2-5 ticks: a loss curve often spans less than one decade, where decade ticks show one label
     loss_ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
-    fig.update_yaxes(type="log", tickvals=loss_ticks, ticktext=[f"{t:g}" for t in loss_ticks], row=1, col=1)
+    figures["loss"].update_yaxes(type="log", tickvals=loss_ticks, ticktext=[f"{t:g}" for t in loss_ticks])
+    later_accuracies = [h[f"{split}_acc"] for history in histories.values() for h in history[1:] or history for split in ("train", "test")]
     if later_accuracies:  # the first epoch's low accuracy would squash the interesting range
-        fig.update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2], row=1, col=2)
-    return styled(fig, 460, legend={"orientation": "h", "y": -0.25})
+        figures["acc"].update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2])
+    for metric, fig in figures.items():
+        fig.update_xaxes(title="epoch")
+        styled(fig, 360, title=panels[metric], showlegend=False)
+    return list(figures.values())
 
 
 # The zoo plot's area on the narrowest screen it is made for (a 1024 px projector, sidebar open),

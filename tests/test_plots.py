@@ -25,14 +25,17 @@ def test_compare_heatmap_has_a_row_per_model():
 
 
 def test_training_curves_from_history():
-    fig = plots.training_curves({"m1": HISTORY, "m2": HISTORY})
-    names = [t.name for t in fig.data]
-    assert "m1 test" in names and "m2 train" in names and "m1 lr" in names
-    test_acc = next(t for t in fig.data if t.name == "m1 test" and t.xaxis == "x2")
-    assert list(test_acc.y) == [h["test_acc"] for h in HISTORY]
+    loss, accuracy, lr = plots.training_curves({"m1": HISTORY, "m2": HISTORY})
+    assert [t.name for t in accuracy.data] == ["m1 train", "m1 test", "m2 train", "m2 test"]
+    assert [t.name for t in lr.data] == ["m1 lr", "m2 lr"]
+    test_acc = accuracy.data[1]
+    assert list(test_acc.y) == [h["test_acc"] for h in HISTORY] and test_acc.line.dash == "solid"
+    assert accuracy.data[0].line.dash == "dot"  # train
+    colours = plots.curve_colours(["m1", "m2"])  # the shared key's colours are the charts' colours
+    assert {t.line.color for t in loss.data if t.name.startswith("m2")} == {colours["m2"]} != {colours["m1"]}
     # the log loss axis (0.17-1 here, under one decade) is labelled at 0.2 and 0.5 too, not at 1 alone
-    ticks = fig.layout.yaxis.ticktext
-    assert fig.layout.yaxis.type == "log" and {"0.2", "0.5", "1"} <= set(ticks)
+    ticks = loss.layout.yaxis.ticktext
+    assert loss.layout.yaxis.type == "log" and {"0.2", "0.5", "1"} <= set(ticks)
 
 
 def test_confusion_heatmap_hides_the_diagonal():
