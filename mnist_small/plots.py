@@ -269,9 +269,10 @@ def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Fi
             showscale=False,
         )
     )
-    fig.update_xaxes(title="predicted", type="category", side="top")
+    fig.update_xaxes(title="predicted digit", type="category", side="top")
     fig.update_yaxes(title="true digit", type="category", autorange="reversed")
-    return styled(fig, 520, title=title)
+    fig = styled(fig, 560, title=title)
+    return fig.update_layout(margin_t=110, title_y=1, title_yanchor="top", title_pad_t=10)  # the title above the axis on top
 
 
 def image(pixels: np.ndarray, colorscale: str = "gray", height: int = 280) -> go.Figure:
