@@ -305,7 +305,7 @@ with tab_curves, guard("training curves"):
                 unsafe_allow_html=True,
             )
             # three charts that wrap: side by side on a wide screen, stacked on a phone
-            st.html("<style>div:has(> .st-key-curve-0), div:has(> .st-key-curve-1), div:has(> .st-key-curve-2) { flex: 1 1 260px }</style>")
+            st.html("<style>div:has(> [class*='st-key-curve-']) { flex: 1 1 260px }</style>")
             charts = st.container(horizontal=True)
             for i, fig in enumerate(plots.training_curves({n: models[n].meta["history"] for n in shown})):
                 charts.container(key=f"curve-{i}").plotly_chart(fig, width="stretch", key=f"curves-{i}")

@@ -119,10 +119,10 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> list[go.Figure]:
     stacked on a phone); train dotted, test solid; colours from ``curve_colours``, no legends."""
     colours = curve_colours(list(histories))
     panels = {"loss": "loss (log scale)", "acc": "accuracy (%)", "lr": "learning rate"}
+    splits = {"loss": ("train", "test"), "acc": ("train", "test"), "lr": ("",)}
     figures = {metric: go.Figure() for metric in panels}
     for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
-        splits = {"loss": ("train", "test"), "acc": ("train", "test"), "lr": ("",)}
         for metric, fig in figures.items():
             for split in splits[metric]:
                 key = f"{split}_{metric}" if split else metric
