@@ -7,7 +7,9 @@ Starts `streamlit run streamlit_app.py` on a free localhost port, then
 2. latency: clears the canvas, draws a digit, and times mouse-up -> the prediction shown,
    median over --drawings drawings;
 3. load: --sessions browser pages draw at the same time against the one server, each
-   --rounds times; reports errors and the p95 update time. Bounded: every wait times out.
+   --rounds times; reports errors and the p95 update time, and apart from the errors the
+   strokes that left no ink (drawn on a canvas still loading, which clears itself once
+   loaded: the user sees the stroke vanish and draws again). Bounded: every wait times out.
 Needs Debian's chromium at /usr/bin/chromium. Run it on a quiet machine.
 """
 
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import statistics
 import time
 
+from PIL import Image
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright, expect
 
 from tests.appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, running_app
@@ -25,6 +30,16 @@ from tests.appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, running_app
 ONE = [(150, 40), (145, 140), (140, 245)]
 SEVEN = [(60, 50), (220, 50), (120, 250)]
 ANSWER_SHOWN = "() => document.querySelector(\"div[style*='6rem']\") !== null"  # the big predicted digit
+
+
+class StrokeLost(Exception):
+    """No answer and no ink on the canvas: the stroke never made it onto the drawing."""
+
+
+async def has_ink(page) -> bool:
+    shot = Image.open(io.BytesIO(await page.locator(CANVAS).screenshot())).convert("L")
+    inside = shot.crop((3, 3, shot.width - 3, shot.height - 3))  # the element's box can take in a row of the page around it
+    return inside.getextrema()[1] > 128
 
 
 async def draw_and_time(page, stroke) -> float:
@@ -45,17 +60,25 @@ async def draw_and_time(page, stroke) -> float:
     await page.mouse.up()
     # polled on every animation frame: a locator's wait_for polls at growing intervals (up to
     # 500 ms apart) and would add up to half a second to what it measures
-    await page.wait_for_function(ANSWER_SHOWN, timeout=30_000)
+    try:
+        await page.wait_for_function(ANSWER_SHOWN, timeout=30_000)
+    except PlaywrightTimeout:
+        if not await has_ink(page):
+            raise StrokeLost from None
+        raise
     return 1000 * (time.perf_counter() - start)
 
 
-async def session(browser, url: str, rounds: int, times: list[float], errors: list[str]) -> None:
+async def session(browser, url: str, rounds: int, times: list[float], errors: list[str], lost: list[int]) -> None:
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
     try:
         await page.goto(url, timeout=60_000)
         await page.get_by_text(HINT).wait_for(timeout=90_000)
         for i in range(rounds):
-            times.append(await draw_and_time(page, ONE if i % 2 == 0 else SEVEN))
+            try:
+                times.append(await draw_and_time(page, ONE if i % 2 == 0 else SEVEN))
+            except StrokeLost:
+                lost.append(i)
         if await page.locator('[data-testid="stException"]').count():
             errors.append("exception element on page")
     except Exception as err:  # a benchmark reports failures, it does not stop at the first
@@ -82,15 +105,17 @@ async def main(args: argparse.Namespace) -> None:
 
             times: list[float] = []
             errors: list[str] = []
+            lost: list[int] = []
             started = time.perf_counter()
             await asyncio.wait_for(
-                asyncio.gather(*(session(browser, url, args.rounds, times, errors) for _ in range(args.sessions))),
+                asyncio.gather(*(session(browser, url, args.rounds, times, errors, lost) for _ in range(args.sessions))),
                 timeout=args.timeout,
             )
             times.sort()
             p95 = times[max(0, int(0.95 * len(times)) - 1)] if times else float("nan")
             print(
-                f"load_sessions: {args.sessions}, updates: {len(times)}, errors: {len(errors)}, wall_s: {time.perf_counter() - started:.1f}"
+                f"load_sessions: {args.sessions}, updates: {len(times)}, strokes_lost: {len(lost)}, errors: {len(errors)}, "
+                f"wall_s: {time.perf_counter() - started:.1f}"
             )
             print(f"load_update_median_ms: {statistics.median(times) if times else float('nan'):.0f}")
             print(f"load_update_p95_ms: {p95:.0f}")
