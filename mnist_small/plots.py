@@ -60,7 +60,7 @@ def image_grid(images: np.ndarray, captions: Sequence[str], columns: int, colors
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     rows = -(-len(images) // columns)
-    return styled(fig, 40 + tile_height * rows, plot_bgcolor="rgba(0,0,0,0)")
+    return styled(fig, 40 + tile_height * rows, plot_bgcolor="rgba(0,0,0,0)", margin_t=10)  # no title: no room kept for one
 
 
 def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
