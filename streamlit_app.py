@@ -347,10 +347,9 @@ with tab_model, guard("model card"):
             if heading.button("New random draw", key="redraw"):
                 st.session_state.augment_draw = st.session_state.get("augment_draw", 0) + 1
             examples = augmentation_examples(mnist, augment, draws=2, seed=st.session_state.get("augment_draw", 0))
-            captions = [str(d) for d in range(10)] + [""] * (10 * (len(examples) - 1))  # labels over the originals only
-            st.plotly_chart(plots.digit_gallery(examples.reshape(-1, 28, 28), captions), width="stretch", key="augmented")
+            st.image(plots.digit_strips(examples), caption=[str(d) for d in range(10)], width=64)
             st.caption(
-                "Top: the first training image of each digit. Below: two random draws of the jitter this model's "
+                "Top: the first training image of each digit. Below it: two random draws of the jitter this model's "
                 "recipe applies to every batch; each epoch it sees all 60,000 digits jittered anew."
             )
         left, right = st.columns([1.2, 1])

@@ -290,6 +290,14 @@ def feature_map_grid(maps: np.ndarray, columns: int = 8) -> go.Figure:
     return image_grid((maps - low) / span, [f"ch {i}" for i in range(len(maps))], columns, "Viridis", 120)
 
 
-def digit_gallery(images: np.ndarray, captions: Sequence[str], columns: int = 10) -> go.Figure:
-    """Small 28x28 images in a fixed grid with a caption each (e.g. the digit over each column)."""
-    return image_grid(images, captions, columns, "gray", 110)
+def digit_strips(examples: np.ndarray, scale: int = 3) -> list[np.ndarray]:
+    """(rows, digits, 28, 28) images in [0, 1] -> one RGBA uint8 image per digit with its rows
+    stacked, see-through gaps between them and at the sides, enlarged ``scale`` times so the browser does not blur
+    the pixels. For ``st.image``, which wraps them to the screen's width, each digit whole."""
+    strips = []
+    for d in range(examples.shape[1]):
+        grey = np.pad(montage(examples[:, d], columns=1, row_gap=2), ((0, 0), (1, 1)), constant_values=np.nan)  # apart from its neighbours
+        grey = grey.repeat(scale, 0).repeat(scale, 1)
+        ink = np.nan_to_num(grey)
+        strips.append((255 * np.dstack([ink, ink, ink, ~np.isnan(grey)])).astype(np.uint8))
+    return strips

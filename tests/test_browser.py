@@ -119,7 +119,7 @@ def test_model_card_shows_training_digits_as_the_model_saw_them(page, app_url, m
     page.get_by_role("option", name=re.compile("three_blocks_9.6k")).click()
     page.get_by_role("tab", name=re.compile("Model card")).click()
     page.get_by_text("Training digits as three_blocks_9.6k saw them").wait_for(timeout=30_000)
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+    expect(page.locator('[data-testid="stImage"] img')).to_have_count(10, timeout=20_000)  # one picture per digit
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-card.png"))
     assert_no_error(page)

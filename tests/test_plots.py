@@ -52,8 +52,16 @@ def test_image_grids():
     caption_rows = 8 // 2
     assert tiles.shape == (2 * (caption_rows + 8), 4 * 8 + 3 * 2)  # a caption gap above each row of maps
     np.testing.assert_allclose(tiles[caption_rows : caption_rows + 8, :8], (maps[0] - maps[0].min()) / np.ptp(maps[0]), atol=1e-6)
-    gallery = plots.digit_gallery(np.random.rand(3, 28, 28), ["1→7", "4→9", "3→5"])
-    assert [a.text for a in gallery.layout.annotations] == ["1→7", "4→9", "3→5"]
+
+
+def test_digit_strips_stack_each_digits_rows_with_clear_gaps():
+    examples = np.random.rand(3, 10, 28, 28)
+    strips = plots.digit_strips(examples, scale=2)
+    assert len(strips) == 10 and strips[4].shape == (2 * (3 * 28 + 2 * 2), 2 * (1 + 28 + 1), 4) and strips[4].dtype == np.uint8
+    second_row = strips[4][2 * 30 : 2 * 58 : 2, 2:-2:2]  # below one row and its gap, inside the side gaps, every other pixel
+    np.testing.assert_allclose(second_row[..., 0], 255 * examples[1, 4], atol=1)
+    assert (second_row[..., 3] == 255).all()
+    assert (strips[4][2 * 28 : 2 * 30, :, 3] == 0).all() and (strips[4][:, :2, 3] == 0).all()  # the gaps are see-through
 
 
 def test_zoo_scatter_with_drawn_series():
