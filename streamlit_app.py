@@ -265,7 +265,8 @@ with tab_inside, guard("inside the model"):
                 key="layer",
             )
             x = drawing.tensor()
-            st.plotly_chart(plots.feature_map_grid(feature_maps(model, x, layers[picked].module)), width="stretch", key="maps")
+            maps = feature_maps(model, x, layers[picked].module)
+            st.image(plots.feature_map_images(maps), caption=[f"ch {i}" for i in range(len(maps))], width=64)
             target = int(probs[chosen].argmax())
             hiding = occlusion(model, x, target)
             patch_row, patch_col, guess_without, confidence_without = hiding.most_telling()

@@ -1,4 +1,4 @@
-"""Plotly figure builders: pure functions of data, so they are tested without a browser.
+"""Plotly figures and pictures for st.image: pure functions of data, so they are tested without a browser.
 
 Fonts are large and colours few, because the figures are shown on a projector.
 """
@@ -15,6 +15,13 @@ DIGITS = [str(d) for d in range(10)]
 ACCENT, MUTED = "#d62728", "#9db4cf"
 FONT = {"size": 16}
 PALETTE = px.colors.qualitative.Bold
+# Plotly's Viridis as a 256-entry lookup table (uint8 RGB), for feature maps shown as pictures
+_stops = np.array([px.colors.hex_to_rgb(c) for c in px.colors.sequential.Viridis], dtype=float)
+VIRIDIS = (
+    np.stack([np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_stops)), _stops[:, k]) for k in range(3)], axis=1)
+    .round()
+    .astype(np.uint8)
+)
 
 
 def styled(fig: go.Figure, height: int, **layout) -> go.Figure:
@@ -33,34 +40,6 @@ def montage(images: np.ndarray, columns: int, gap: int = 2, row_gap: int = 2) ->
         r, c = divmod(i, columns)
         out[r * (h + row_gap) : r * (h + row_gap) + h, c * (w + gap) : c * (w + gap) + w] = img
     return out
-
-
-def image_grid(images: np.ndarray, captions: Sequence[str], columns: int, colorscale: str, tile_height: int) -> go.Figure:
-    """Many small images as one heatmap (one trace is far faster than a subplot each)."""
-    columns, gap = min(columns, len(images)), 2
-    _, h, w = images.shape
-    row_gap = max(2, h // 2)  # room for the captions, also when a narrow screen shrinks the tiles
-    tiles = montage(images, columns, gap=gap, row_gap=row_gap)
-    tiles = np.concatenate([np.full((row_gap, tiles.shape[1]), np.nan, dtype=np.float32), tiles])
-    fig = go.Figure(go.Heatmap(z=tiles, colorscale=colorscale, showscale=False, hoverinfo="skip"))
-    labels = []
-    for i, caption in enumerate(captions):
-        r, c = divmod(i, columns)
-        labels.append(
-            {
-                "x": c * (w + gap) + w / 2,
-                "y": r * (h + row_gap) + row_gap - 1,
-                "text": caption,
-                "showarrow": False,
-                "yanchor": "bottom",
-                "font": {"size": 13},
-            }
-        )
-    fig.update_layout(annotations=labels)  # all at once: add_annotation one by one is slow
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    rows = -(-len(images) // columns)
-    return styled(fig, 40 + tile_height * rows, plot_bgcolor="rgba(0,0,0,0)", margin_t=10)  # no title: no room kept for one
 
 
 def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
@@ -283,11 +262,18 @@ def image(pixels: np.ndarray, colorscale: str = "gray", height: int = 280) -> go
     return styled(fig, height).update_layout(margin_t=10)  # the app puts the title above, as text that wraps
 
 
-def feature_map_grid(maps: np.ndarray, columns: int = 8) -> go.Figure:
-    """Every channel (C, H, W) of one layer's output as a small image, each scaled to its own range."""
+def feature_map_images(maps: np.ndarray, size: int = 84, margin: int = 3) -> list[np.ndarray]:
+    """Every channel (C, H, W) of one layer's output as an RGBA uint8 image in Viridis, each scaled
+    to its own range and enlarged to about ``size`` px so the browser does not blur the pixels,
+    with a see-through ``margin`` that keeps neighbours apart. For ``st.image``, which wraps them
+    to the screen's width."""
     low = maps.min(axis=(1, 2), keepdims=True)
     span = np.maximum(maps.max(axis=(1, 2), keepdims=True) - low, 1e-6)
-    return image_grid((maps - low) / span, [f"ch {i}" for i in range(len(maps))], columns, "Viridis", 120)
+    levels = np.rint(255 * (maps - low) / span).astype(int)
+    scale = max(1, size // maps.shape[1])
+    rgb = VIRIDIS[levels].repeat(scale, 1).repeat(scale, 2)
+    rgba = np.concatenate([rgb, np.full((*rgb.shape[:3], 1), 255, dtype=np.uint8)], axis=3)
+    return list(np.pad(rgba, ((0, 0), (margin, margin), (margin, margin), (0, 0))))
 
 
 def digit_strips(examples: np.ndarray, scale: int = 3) -> list[np.ndarray]:

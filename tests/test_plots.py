@@ -44,14 +44,16 @@ def test_confusion_heatmap_hides_the_diagonal():
     assert np.isnan(np.diag(z)).all() and np.nansum(z) == 90
 
 
-def test_image_grids():
-    maps = np.random.rand(6, 8, 8) * 5
-    fig = plots.feature_map_grid(maps, columns=4)
-    assert [a.text for a in fig.layout.annotations] == [f"ch {i}" for i in range(6)]
-    tiles = np.asarray(fig.data[0].z, dtype=float)
-    caption_rows = 8 // 2
-    assert tiles.shape == (2 * (caption_rows + 8), 4 * 8 + 3 * 2)  # a caption gap above each row of maps
-    np.testing.assert_allclose(tiles[caption_rows : caption_rows + 8, :8], (maps[0] - maps[0].min()) / np.ptp(maps[0]), atol=1e-6)
+def test_feature_maps_become_pictures_each_in_its_own_range():
+    maps = np.random.rand(6, 8, 8) * np.arange(1, 7)[:, None, None]  # channels of different ranges
+    pictures = plots.feature_map_images(maps, size=32, margin=2)
+    assert len(pictures) == 6 and pictures[5].shape == (2 + 32 + 2, 2 + 32 + 2, 4) and pictures[5].dtype == np.uint8
+    assert (pictures[5][:2, :, 3] == 0).all() and (pictures[5][2:-2, 2:-2, 3] == 255).all()  # a see-through margin
+    for channel, picture in zip(maps, pictures, strict=True):
+        low, high = np.unravel_index(channel.argmin(), channel.shape), np.unravel_index(channel.argmax(), channel.shape)
+        at_low, at_high = picture[2 + 4 * low[0], 2 + 4 * low[1], :3], picture[2 + 4 * high[0], 2 + 4 * high[1], :3]
+        assert (at_low == plots.VIRIDIS[0]).all() and (at_high == plots.VIRIDIS[-1]).all()
+    assert tuple(plots.VIRIDIS[0]) == (68, 1, 84) and tuple(plots.VIRIDIS[-1]) == (253, 231, 37)  # Viridis' ends
 
 
 def test_digit_strips_stack_each_digits_rows_with_clear_gaps():
