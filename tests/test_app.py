@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from mnist_small.registry import REGISTRY
@@ -120,6 +121,9 @@ def test_inside_view_shows_where_hiding_the_drawing_hurts(canvas, mnist):
     drop = decode(chart(at, "occlusion")["data"][0]["z"])
     assert drop.shape == (28, 28)
     assert drop.min() == 0 and 0 < drop.max() <= 1  # black background corners, some patch matters
+    # the first layer's feature maps, one picture per channel
+    channels = next(m.out_channels for m in REGISTRY[FIRST].build().modules() if isinstance(m, torch.nn.Conv2d))
+    assert [f"ch {i}" for i in range(channels)] in image_captions(at)
 
 
 def test_curves_tab_uses_the_stored_history(canvas):
