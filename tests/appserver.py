@@ -28,6 +28,7 @@ CHROMIUM_FLAGS = [
 ]
 CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'  # the layer that takes the mouse
 HINT = "Draw a digit on the black canvas"
+BIG_DIGIT = "div[style*='6rem']"  # the predicted digit in large type
 
 
 def free_port() -> int:

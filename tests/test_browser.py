@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from mnist_small.registry import REGISTRY
 
-from .appserver import CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
+from .appserver import BIG_DIGIT, CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
 from .conftest import MNIST_DIR, paper_photo
 
 DOCS = ROOT / "docs"
@@ -61,7 +61,7 @@ def draw(page, strokes):
 def big_digit(page) -> str:
     says = page.get_by_text(re.compile(r" says$"))
     says.first.wait_for(timeout=20_000)
-    return page.locator("div[style*='6rem']").first.inner_text(timeout=15_000).strip()
+    return page.locator(BIG_DIGIT).first.inner_text(timeout=15_000).strip()
 
 
 def assert_no_error(page):
@@ -104,7 +104,7 @@ def test_inside_view_hides_the_part_of_a_four_the_model_needs(page, app_url):
     page.get_by_text(HINT).wait_for(timeout=60_000)
     draw(page, [[(80, 50), (60, 150), (200, 150)], [(170, 60), (170, 250)]])  # a four in two strokes
     big_digit(page)
-    expect(page.locator("div[style*='6rem']").first).to_have_text("4", timeout=20_000)  # after the second stroke
+    expect(page.locator(BIG_DIGIT).first).to_have_text("4", timeout=20_000)  # after the second stroke
     page.get_by_role("tab", name=re.compile("Inside the model")).click()
     page.get_by_text(re.compile(r"brightest spot hidden: \d \(\d+%\)|no patch matters")).wait_for(timeout=20_000)
     page.wait_for_timeout(800)
@@ -182,7 +182,7 @@ def test_a_phone_in_dark_mode_gets_the_dark_theme_and_the_answer_in_view(browser
         assert max(int(v) for v in re.findall(r"\d+", background)[:3]) < 60, background
         draw(page, [[(150, 40), (145, 140), (140, 245)]])
         assert big_digit(page) == "1"
-        digit = page.locator("div[style*='6rem']").first.bounding_box()
+        digit = page.locator(BIG_DIGIT).first.bounding_box()
         assert digit["y"] + digit["height"] < 780  # right under the canvas, in view without scrolling
         expect(page.locator(".st-key-pictures_beside img")).to_be_visible()
         assert_no_error(page)
