@@ -31,17 +31,6 @@ def styled(fig: go.Figure, height: int, **layout) -> go.Figure:
     return fig
 
 
-def montage(images: np.ndarray, columns: int, gap: int = 2, row_gap: int = 2) -> np.ndarray:
-    """(N, H, W) images tiled into one 2-D array, rows of ``columns``, NaN gaps between."""
-    n, h, w = images.shape
-    rows = -(-n // columns)
-    out = np.full((rows * (h + row_gap) - row_gap, columns * (w + gap) - gap), np.nan, dtype=np.float32)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        out[r * (h + row_gap) : r * (h + row_gap) + h, c * (w + gap) : c * (w + gap) + w] = img
-    return out
-
-
 def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
     """The 10 softmax probabilities as bars, the predicted digit in the accent colour."""
     top = int(np.argmax(probs))
@@ -278,11 +267,15 @@ def feature_map_images(maps: np.ndarray, size: int = 84, margin: int = 3) -> lis
 
 def digit_strips(examples: np.ndarray, scale: int = 3) -> list[np.ndarray]:
     """(rows, digits, 28, 28) images in [0, 1] -> one RGBA uint8 image per digit with its rows
-    stacked, see-through gaps between them and at the sides, enlarged ``scale`` times so the browser does not blur
-    the pixels. For ``st.image``, which wraps them to the screen's width, each digit whole."""
+    stacked, see-through gaps between them and at the sides, enlarged ``scale`` times so the
+    browser does not blur the pixels. For ``st.image``, which wraps them to the screen's width,
+    each digit whole."""
+    rows, _, h, w = examples.shape
     strips = []
     for d in range(examples.shape[1]):
-        grey = np.pad(montage(examples[:, d], columns=1, row_gap=2), ((0, 0), (1, 1)), constant_values=np.nan)  # apart from its neighbours
+        grey = np.full((rows * (h + 2) - 2, 1 + w + 1), np.nan)  # NaN: see-through, 2 px between rows, 1 px at the sides
+        for r in range(rows):
+            grey[r * (h + 2) : r * (h + 2) + h, 1:-1] = examples[r, d]
         grey = grey.repeat(scale, 0).repeat(scale, 1)
         ink = np.nan_to_num(grey)
         strips.append((255 * np.dstack([ink, ink, ink, ~np.isnan(grey)])).astype(np.uint8))
