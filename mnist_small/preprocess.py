@@ -43,6 +43,7 @@ STROKE_RANGE = (2.0, 3.0)  # strokes outside this (box pixels) are brought back 
 # Slant of the ink's main axis from the vertical, degrees, negative leaning right (as
 # measured by second moments); a slant outside this range is sheared back to its edge.
 SLANT_RANGE = (-25.0, 13.0)  # the middle 80% of MNIST's training digits (-24.9 to 13.0)
+MAX_ASPECT = 1.25  # width over height: only 1.6% of MNIST's training digits are wider
 NO_DIGIT = "No digit yet: draw one on the canvas."
 
 
@@ -396,10 +397,17 @@ def straighten(crop: np.ndarray) -> np.ndarray:
 
 
 def fit_box(crop: np.ndarray) -> np.ndarray:
-    """Scale with anti-aliasing so the longer side is BOX pixels, keeping the aspect ratio."""
+    """Scale with anti-aliasing so the longer side is BOX pixels, keeping the aspect ratio,
+    except that a digit drawn wider than MAX_ASPECT is made taller, up to twice, towards it.
+
+    A 7 or a 2 dashed off wide and flat becomes a squashed shape, rare in MNIST, that models
+    misread; twice at most, so that a dash stays a bar and does not become a block.
+    """
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if size[1] > MAX_ASPECT * size[0]:
+        size = (min(2 * size[0], round(size[1] / MAX_ASPECT)), size[1])
     resized = F.interpolate(torch.from_numpy(crop)[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)
     return resized[0, 0].clamp(0, 1).numpy()
 

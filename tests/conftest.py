@@ -25,13 +25,17 @@ def mnist():
     return load_mnist(MNIST_DIR, allow_download=False)
 
 
-def draw_on_canvas(digit: np.ndarray, size: int = 200, top: int = 30, left: int = 60, canvas: int = 280) -> np.ndarray:
-    """An MNIST digit drawn large and off-centre on an RGBA canvas, as streamlit-drawable-canvas returns it."""
+def draw_on_canvas(
+    digit: np.ndarray, size: int = 200, top: int = 30, left: int = 60, canvas: int = 280, width: int | None = None
+) -> np.ndarray:
+    """An MNIST digit drawn large and off-centre on an RGBA canvas, as streamlit-drawable-canvas
+    returns it; ``size`` pixels tall and ``width`` (default: ``size``) wide."""
     from PIL import Image
 
-    big = np.asarray(Image.fromarray(digit).resize((size, size), Image.BILINEAR))
+    width = width or size
+    big = np.asarray(Image.fromarray(digit).resize((width, size), Image.BILINEAR))
     rgba = np.zeros((canvas, canvas, 4), dtype=np.uint8)
-    patch = rgba[top : top + size, left : left + size]
+    patch = rgba[top : top + size, left : left + width]
     patch[..., :3] = big[..., None]
     patch[..., 3] = np.where(big > 0, 255, 0)  # transparent background, opaque strokes
     return rgba

@@ -292,6 +292,35 @@ def test_a_far_slanted_digit_is_straightened_to_mnist_range(lines, leaning_right
         assert slant == pytest.approx(SLANT_RANGE[0] if leaning_right else SLANT_RANGE[1], abs=2.0)
 
 
+def ink_box_size(image: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.nonzero(image > 0.1)
+    return int(np.ptp(rows)) + 1, int(np.ptp(cols)) + 1
+
+
+@pytest.mark.parametrize("index", [0, 1, 3, 7])  # a 7, a 2, a 0 and a 9
+def test_a_digit_drawn_wide_and_flat_is_made_taller_and_more_like_the_original(mnist, monkeypatch, index):
+    import mnist_small.preprocess as preprocess
+
+    original = mnist.test_images[index, 0].numpy()
+    canvas = draw_on_canvas(original, size=120, top=80, left=20, width=240)  # twice as wide
+    prepared = prepare(canvas).image
+    height, width = ink_box_size(prepared)
+    assert width == BOX and abs(height - BOX / preprocess.MAX_ASPECT) <= 1
+    monkeypatch.setattr(preprocess, "MAX_ASPECT", float("inf"))  # keeping the drawn aspect instead
+    squashed = prepare(canvas).image
+    assert similarity(prepared, original) > similarity(squashed, original) + 0.05
+
+
+def test_a_dash_is_made_at_most_twice_as_tall(monkeypatch):
+    import mnist_small.preprocess as preprocess
+
+    dash = strokes_on_canvas([[(20, 150), (260, 150)]], width=16)
+    height, _ = ink_box_size(prepare(dash).image)
+    monkeypatch.setattr(preprocess, "MAX_ASPECT", float("inf"))
+    flat_height, _ = ink_box_size(prepare(dash).image)
+    assert flat_height < height <= 2 * flat_height + 1
+
+
 def test_a_flat_stroke_is_not_straightened():
     from mnist_small.preprocess import straighten
 
