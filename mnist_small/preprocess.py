@@ -44,6 +44,8 @@ STROKE_RANGE = (2.0, 3.0)  # strokes outside this (box pixels) are brought back 
 # measured by second moments); a slant outside this range is sheared back to its edge.
 SLANT_RANGE = (-25.0, 13.0)  # the middle 80% of MNIST's training digits (-24.9 to 13.0)
 MAX_ASPECT = 1.25  # width over height: only 1.6% of MNIST's training digits are wider
+DOT = 2.5  # a piece of ink at most this many stroke widths across is a dot, not a stroke
+DOT_SEARCH_SIDE = 70  # dots are looked for on a copy this small (gaps under 4 canvas pixels close)
 NO_DIGIT = "No digit yet: draw one on the canvas."
 
 
@@ -239,6 +241,37 @@ def drop_specks(ink: np.ndarray) -> np.ndarray:
     return ink * full_size(keep[labels].float()[None, None], factor, ink.shape).numpy()
 
 
+def drop_dots(ink: np.ndarray) -> np.ndarray:
+    """Remove stray dots: pieces of ink at most DOT stroke widths across and under half the
+    largest piece. A tap on the canvas beside the digit would otherwise stretch the digit's
+    box and shrink the digit into a corner of it; a digit's own strokes, even a 7's crossbar
+    or a 4's second stroke, are longer than that."""
+    mask = ink > INK
+    if not mask.any():
+        return ink
+    factor = max(1, math.ceil(max(ink.shape) / DOT_SEARCH_SIDE))
+    small = F.max_pool2d(torch.from_numpy(mask).float()[None, None], factor, ceil_mode=True)
+    labels = connected_pieces(small[0, 0] > 0)
+    sizes = torch.bincount(labels.flatten())
+    sizes[0] = 0  # the background
+    if (sizes > 0).sum() < 2:
+        return ink
+    rows, cols = torch.meshgrid(torch.arange(labels.shape[0]), torch.arange(labels.shape[1]), indexing="ij")
+
+    def extent(coords: torch.Tensor) -> torch.Tensor:
+        ends = [
+            torch.zeros(len(sizes), dtype=torch.long).scatter_reduce(0, labels.flatten(), coords.flatten(), how, include_self=False)
+            for how in ("amax", "amin")
+        ]
+        return ends[0] - ends[1] + 1
+
+    across = torch.maximum(extent(rows), extent(cols)) * factor  # in the image's pixels
+    dots = (sizes > 0) & (sizes < sizes.max() / 2) & (across <= DOT * stroke_width(mask.astype(np.float32)))
+    if not dots.any():
+        return ink
+    return ink * full_size((~dots[labels]).float()[None, None], factor, ink.shape).numpy()
+
+
 def connected_pieces(mask: torch.Tensor) -> torch.Tensor:
     """Label each True pixel of ``mask`` (H, W) with the largest index in its 8-connected
     piece, 0 elsewhere: grow the labels within the mask until nothing changes."""
@@ -429,7 +462,7 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
 
 def prepare(image: np.ndarray | Image.Image) -> Prepared:
     """Turn a drawing or picture of one digit into the MNIST-style 28x28 image."""
-    ink = light_on_dark(crop_to_page(shrink(to_grayscale(image))))
+    ink = drop_dots(light_on_dark(crop_to_page(shrink(to_grayscale(image)))))
     mask = ink > INK
     if not mask.any():
         return Prepared(None, message=NO_DIGIT)

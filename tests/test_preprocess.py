@@ -335,3 +335,34 @@ def test_small_digit_in_a_corner_and_digits_touching_an_edge(shipped, mnist, siz
     assert similarity(prepare(canvas).image, original / 255.0) > 0.7
     got = votes(shipped, canvas)
     assert got.count(7) >= 0.75 * len(got), got
+
+
+def tap(canvas: np.ndarray, row: int, col: int, radius: int = 10) -> np.ndarray:
+    """The canvas with a round dot, as a tap of the brush leaves."""
+    rows, cols = np.ogrid[:280, :280]
+    dotted = canvas.copy()
+    dotted[(rows - row) ** 2 + (cols - col) ** 2 <= radius**2] = 255
+    return dotted
+
+
+@pytest.mark.parametrize(("row", "col"), [(20, 20), (260, 150), (140, 270)])
+def test_a_stray_tap_beside_the_digit_is_ignored(mnist, row, col):
+    original = mnist.test_images[0, 0].numpy()  # a 7
+    canvas = draw_on_canvas(original, size=150, top=60, left=60)
+    assert similarity(prepare(tap(canvas, row, col)).image, prepare(canvas).image) > 0.99
+
+
+@pytest.mark.parametrize("lines", [SEVEN_WITH_CROSSBAR, TWO_STROKE_FOUR])
+@pytest.mark.parametrize("width", [8, 20, 40])
+def test_a_digits_own_second_stroke_is_no_dot(lines, width):
+    from mnist_small.preprocess import drop_dots
+
+    ink = strokes_on_canvas(lines, width)[..., 3].astype(np.float32) / 255
+    assert np.array_equal(drop_dots(ink), ink)
+
+
+def test_a_lone_dot_is_kept():
+    from mnist_small.preprocess import drop_dots
+
+    dot = tap(np.zeros((280, 280, 4), np.uint8), 140, 140)[..., 3].astype(np.float32) / 255
+    assert np.array_equal(drop_dots(dot), dot)
