@@ -2,9 +2,10 @@
 
 MNIST digits are light ink on black, cropped to their ink, scaled (anti-aliased) so the
 longer side is 20 px, and placed in a 28x28 field with their centre of mass at the centre.
-A drawing from the canvas goes through exactly those steps, with a brush much thicker or
-thinner than MNIST's pen and a slant far beyond MNIST's usual one brought back into MNIST's
-range first; a blank one yields no digit. A photo of a digit on paper is first cropped to
+A drawing from the canvas goes through exactly those steps, with stray dots dropped and a
+brush much thicker or thinner than MNIST's pen, a slant far beyond MNIST's usual one and a
+shape much wider than MNIST's digits brought back into MNIST's range first; a blank one
+yields no digit. A photo of a digit on paper is first cropped to
 the page (when a darker desk shows around it) and loses its uneven light, the printed lines
 of ruled or squared paper, its noise and stray specks; any large image is shrunk to at most
 800 px a side.
@@ -101,10 +102,10 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
     return np.clip(grey, 0.0, 1.0)
 
 
-def search_copy(image: np.ndarray | torch.Tensor, pool: Callable = F.max_pool2d) -> tuple[torch.Tensor, int]:
-    """A (1, 1, h, w) copy of ``image`` pooled by a whole factor to at most SEARCH_SIDE pixels a
-    side, and the factor: the page, paper lines and specks are looked for on it."""
-    factor = max(1, math.ceil(max(image.shape) / SEARCH_SIDE))
+def search_copy(image: np.ndarray | torch.Tensor, pool: Callable = F.max_pool2d, side: int = SEARCH_SIDE) -> tuple[torch.Tensor, int]:
+    """A (1, 1, h, w) copy of ``image`` pooled by a whole factor to at most ``side`` pixels a
+    side, and the factor: the page, paper lines, specks and dots are looked for on it."""
+    factor = max(1, math.ceil(max(image.shape) / side))
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)) if isinstance(image, np.ndarray) else image
     return pool(tensor[None, None], factor, ceil_mode=True), factor
 
@@ -249,8 +250,7 @@ def drop_dots(ink: np.ndarray) -> np.ndarray:
     mask = ink > INK
     if not mask.any():
         return ink
-    factor = max(1, math.ceil(max(ink.shape) / DOT_SEARCH_SIDE))
-    small = F.max_pool2d(torch.from_numpy(mask).float()[None, None], factor, ceil_mode=True)
+    small, factor = search_copy(mask, side=DOT_SEARCH_SIDE)
     labels = connected_pieces(small[0, 0] > 0)
     sizes = torch.bincount(labels.flatten())
     sizes[0] = 0  # the background
