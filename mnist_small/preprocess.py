@@ -32,6 +32,7 @@ MIN_CONTRAST = 0.15  # less difference than this between ink and background: bla
 TINY = 0.08  # ink box smaller than this fraction of the image on both sides: a dot, not a digit
 FILLED = 0.45  # more than this fraction of the image inked: a scribble, not a digit
 FLAT = 0.005  # the border's darker half spread over no more than this: one flat colour, not a photo
+CARD = 0.9  # in a flat-coloured picture, a page must fill this much of its box: a card, not a stroke
 UNEVEN = 0.02  # the border's darker half spread over more than this (5th to 50th percentile): a photo
 MAX_SIDE = 800  # larger images are shrunk to this many pixels a side first
 DESK = 0.1  # a photo's border this much darker than its brighter quarter: a page on a desk, not a shadow
@@ -126,16 +127,19 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
 
     The page: the largest bright piece, solid (60% of its box or more, even turned) and a
     quarter of the photo or more, with the photo's border DESK darker than the brighter quarter
-    of the photo (a page's far corner can fall to the desk's grey) and not one flat colour, and
-    the piece's outline a step in brightness (light fading towards the edges is no page).
+    of the photo (a page's far corner can fall to the desk's grey), and the piece's outline a
+    step in brightness (light fading towards the edges is no page). Where the border is one
+    flat colour (a canvas, or a picture made in an image editor), the piece must also be a
+    card, CARD of its box: a big, thick drawing on the canvas is a bright piece too.
     Kept: the rows and columns it fills at least 90% of, each row filled in between the page's
     ends (a page turned in the photo leaves dark corners), 3% further in, past its edge and shadow.
     """
     small, factor = search_copy(grey, F.avg_pool2d)
     small = small[0, 0]
     border = border_of(small).median()
-    if border > small.quantile(0.75) - DESK or np.ptp(np.percentile(border_of(grey), [5, 50])) <= FLAT:
-        return grey  # not a page on a darker desk (a canvas's background is one flat colour, whatever touches its edge)
+    if border > small.quantile(0.75) - DESK:
+        return grey  # not a page on a darker desk
+    flat = np.ptp(np.percentile(border_of(grey), [5, 50])) <= FLAT  # a canvas or a digital picture, not a photo
     labels = connected_pieces(small > (small.median() + border) / 2)
     sizes = torch.bincount(labels.flatten())
     sizes[0] = 0
@@ -145,6 +149,8 @@ def crop_to_page(grey: np.ndarray) -> np.ndarray:
     if sizes.max() < 0.25 * small.numel() or sizes.max() < 0.6 * box:
         return grey  # no page, or no solid one: a big, thick drawing is not a page
     page = fill_rows(page)  # the digit's strokes are not gaps in the page
+    if flat and page.sum() < CARD * box:
+        return grey  # a big drawing on the canvas, whatever touches its edge; only a card is that square
     if edge_step(small, page) < DESK / 2:
         return grey  # no sharp edge: light falling off towards the photo's edges, not a page on a desk
     row_fill, col_fill = page.float().mean(1), page.float().mean(0)

@@ -366,3 +366,23 @@ def test_a_lone_dot_is_kept():
 
     dot = tap(np.zeros((280, 280, 4), np.uint8), 140, 140)[..., 3].astype(np.float32) / 255
     assert np.array_equal(drop_dots(dot), dot)
+
+
+@pytest.mark.parametrize(("index", "desk", "card"), [(0, 40, 240), (1, 90, 250), (3, 0, 255)])
+def test_a_flat_digital_card_on_a_dark_background_is_cropped_to_the_card(shipped, mnist, index, desk, card):
+    """A white card on one flat dark colour, as an image editor makes it (no photo noise)."""
+    original = mnist.test_images[index, 0].numpy()
+    picture = np.full((300, 400), desk, np.uint8)
+    picture[60:240, 100:300] = card
+    picture[90:210, 140:260] = card - np.asarray(Image.fromarray(original).resize((120, 120)))
+    assert similarity(prepare(picture).image, original / 255.0) > 0.8
+    got = votes(shipped, picture)
+    assert got.count(int(mnist.test_labels[index])) >= 0.75 * len(got), got
+
+
+@pytest.mark.parametrize("index", [1, 3, 8])
+def test_a_thick_marker_digit_filling_the_canvas_is_not_taken_for_a_card(mnist, index):
+    """Its strokes are a bright piece as big and solid as a page, but not as square as a card."""
+    marker = np.asarray(Image.fromarray(mnist.test_images[index, 0].numpy()).filter(ImageFilter.MaxFilter(5)))
+    smaller = prepare(draw_on_canvas(marker, size=150, top=60, left=60)).image  # too small to pass for a page
+    assert similarity(prepare(draw_on_canvas(marker, size=270, top=5, left=5)).image, smaller) > 0.95
