@@ -5,10 +5,10 @@ longer side is 20 px, and placed in a 28x28 field with their centre of mass at t
 A drawing from the canvas goes through exactly those steps, with stray dots dropped and a
 brush much thicker or thinner than MNIST's pen, a slant far beyond MNIST's usual one and a
 shape much wider than MNIST's digits brought back into MNIST's range first; a blank one
-yields no digit. A photo of a digit on paper is first cropped to
-the page (when a darker desk shows around it) and loses its uneven light, the printed lines
-of ruled or squared paper, its noise and stray specks; any large image is shrunk to at most
-800 px a side.
+yields no digit. A photo of a digit on paper is first cropped to the page (when a darker
+desk, or a flat dark background around a card, shows around it) and loses its uneven light,
+the printed lines of ruled or squared paper, its noise and stray specks; any large image is
+shrunk to at most 800 px a side.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from mnist_small.preprocess import BOX, Prepared, load_image, prepare, straighten, to_grayscale
+from mnist_small.preprocess import BOX, INK, Prepared, ink_box, load_image, prepare, straighten, to_grayscale
 
 from .conftest import draw_on_canvas, paper_photo
 
@@ -293,8 +293,8 @@ def test_a_far_slanted_digit_is_straightened_to_mnist_range(lines, leaning_right
 
 
 def ink_box_size(image: np.ndarray) -> tuple[int, int]:
-    rows, cols = np.nonzero(image > 0.1)
-    return int(np.ptp(rows)) + 1, int(np.ptp(cols)) + 1
+    rows, cols = ink_box(image > INK)
+    return rows.stop - rows.start, cols.stop - cols.start
 
 
 @pytest.mark.parametrize("index", [0, 1, 3, 7])  # a 7, a 2, a 0 and a 9
