@@ -116,7 +116,8 @@ def show_pictures(box, drawing: Prepared, upload) -> None:
     """The uploaded photo, if any, and the 28x28 image the models see."""
     if upload is not None:
         box.image(upload, caption=upload.name, width=135)
-    box.image(np.kron(drawing.image, np.ones((5, 5))), caption="What the models see: 28x28, centred like MNIST", clamp=True, width=135)
+    caption = "What the models see: 28x28, centred like MNIST" + (f"; {drawing.note}" if drawing.note else "")
+    box.image(np.kron(drawing.image, np.ones((5, 5))), caption=caption, clamp=True, width=135)
 
 
 def label(name: str) -> str:

@@ -48,6 +48,9 @@ SLANT_RANGE = (-25.0, 13.0)  # the middle 80% of MNIST's training digits (-24.9 
 MAX_ASPECT = 1.25  # width over height: only 1.6% of MNIST's training digits are wider
 DOT = 2.5  # a piece of ink at most this many stroke widths across is a dot, not a stroke
 DOT_SEARCH_SIDE = 70  # dots are looked for on a copy this small (gaps under 4 canvas pixels close)
+# Two digits side by side: an empty band of columns at least GAP of the ink's height wide,
+# with ink at least TALL of that height on both sides of it.
+GAP, TALL = 0.1, 0.75
 NO_DIGIT = "No digit yet: draw one on the canvas."
 
 
@@ -56,12 +59,14 @@ class Prepared:
     """A drawing ready for the models, or the reason there is nothing to classify.
 
     image: 28x28 float array in [0, 1], ink bright (None when blank); message: why there is
-    no digit; warning: a digit was found but does not look like one (a dot, a scribble).
+    no digit; warning: a digit was found but does not look like one (a dot, a scribble, two
+    digits); note: ink the preprocessing left out, so the user knows (a stray dot).
     """
 
     image: np.ndarray | None
     message: str | None = None
     warning: str | None = None
+    note: str | None = None
 
     @property
     def has_digit(self) -> bool:
@@ -278,6 +283,28 @@ def drop_dots(ink: np.ndarray) -> np.ndarray:
     return ink * full_size((~dots[labels]).float()[None, None], factor, ink.shape).numpy()
 
 
+def side_by_side(mask: np.ndarray) -> bool:
+    """Whether the ink is two or more digits written side by side: an empty band of columns
+    at least GAP of the ink's height wide, with ink at least TALL of that height on both
+    sides. A single digit has no such band: a 4 drawn in two strokes has its crossbar across
+    the gap. Of the 70,000 MNIST digits re-drawn like canvas drawings, one is taken for two
+    (a 4 whose bar the thinner brush broke); pairs drawn a sixth of their height apart or
+    more are caught."""
+    rows = np.flatnonzero(mask.any(1))
+    height = rows[-1] - rows[0] + 1
+    cols = np.flatnonzero(mask.any(0))
+
+    def ink_height(part: np.ndarray) -> int:
+        inked = np.flatnonzero(part.any(1))
+        return inked[-1] - inked[0] + 1
+
+    for gap in np.flatnonzero(np.diff(cols) - 1 >= GAP * height):
+        left, right = mask[:, : cols[gap] + 1], mask[:, cols[gap + 1] :]
+        if min(ink_height(left), ink_height(right)) >= TALL * height:
+            return True
+    return False
+
+
 def connected_pieces(mask: torch.Tensor) -> torch.Tensor:
     """Label each True pixel of ``mask`` (H, W) with the largest index in its 8-connected
     piece, 0 elsewhere: grow the labels within the mask until nothing changes."""
@@ -468,10 +495,12 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
 
 def prepare(image: np.ndarray | Image.Image) -> Prepared:
     """Turn a drawing or picture of one digit into the MNIST-style 28x28 image."""
-    ink = drop_dots(light_on_dark(crop_to_page(shrink(to_grayscale(image)))))
+    found = light_on_dark(crop_to_page(shrink(to_grayscale(image))))
+    ink = drop_dots(found)
     mask = ink > INK
     if not mask.any():
         return Prepared(None, message=NO_DIGIT)
+    note = "a stray dot left out" if mask.sum() < (found > INK).sum() else None
     rows, cols = ink_box(mask)
     crop = np.where(ink[rows, cols] > INK / 2, ink[rows, cols], 0.0).astype(np.float32)
     field = centre_by_mass(fit_box(straighten(normalise_stroke(crop))))
@@ -485,7 +514,9 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
             "The picture is mostly ink and does not look like one digit: on the canvas, draw just the digit; "
             "crop a photo to the paper around the digit."
         )
-    return Prepared(field, warning=warning)
+    elif side_by_side(mask):
+        warning = "That looks like more than one digit: the models read one digit at a time, so draw just one."
+    return Prepared(field, warning=warning, note=note)
 
 
 def load_image(path: str | Path) -> Image.Image:

@@ -107,6 +107,19 @@ def test_switching_model_keeps_the_drawing(canvas, mnist):
     assert heatmap["y"] == list(REGISTRY)
 
 
+def test_a_left_out_dot_is_named_and_two_digits_are_warned_about(canvas, mnist):
+    seven = draw_on_canvas(mnist.test_images[0, 0].numpy(), size=150, top=60, left=60)
+    rows, cols = np.ogrid[:280, :280]
+    canvas.image = seven.copy()
+    canvas.image[(rows - 20) ** 2 + (cols - 20) ** 2 <= 100] = 255  # a tap of the brush in the corner
+    at = run_app()
+    assert any("stray dot left out" in caption for captions in image_captions(at) for caption in captions)
+    two = draw_on_canvas(mnist.test_images[1, 0].numpy(), size=120, top=80, left=150)
+    canvas.image = np.maximum(draw_on_canvas(mnist.test_images[0, 0].numpy(), size=120, top=80, left=20), two)
+    at = run_app()
+    assert any("more than one digit" in w.value for w in at.warning)
+
+
 @pytest.mark.parametrize("view", ["Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"])
 def test_every_view_renders_for_a_drawing(canvas, mnist, view):
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())

@@ -349,7 +349,10 @@ def tap(canvas: np.ndarray, row: int, col: int, radius: int = 10) -> np.ndarray:
 def test_a_stray_tap_beside_the_digit_is_ignored(mnist, row, col):
     original = mnist.test_images[0, 0].numpy()  # a 7
     canvas = draw_on_canvas(original, size=150, top=60, left=60)
-    assert similarity(prepare(tap(canvas, row, col)).image, prepare(canvas).image) > 0.99
+    tapped = prepare(tap(canvas, row, col))
+    assert similarity(tapped.image, prepare(canvas).image) > 0.99
+    assert tapped.note and "dot" in tapped.note  # the app says what it left out
+    assert prepare(canvas).note is None
 
 
 @pytest.mark.parametrize("lines", [SEVEN_WITH_CROSSBAR, TWO_STROKE_FOUR])
@@ -386,3 +389,24 @@ def test_a_thick_marker_digit_filling_the_canvas_is_not_taken_for_a_card(mnist, 
     marker = np.asarray(Image.fromarray(mnist.test_images[index, 0].numpy()).filter(ImageFilter.MaxFilter(5)))
     smaller = prepare(draw_on_canvas(marker, size=150, top=60, left=60)).image  # too small to pass for a page
     assert similarity(prepare(draw_on_canvas(marker, size=270, top=5, left=5)).image, smaller) > 0.95
+
+
+@pytest.mark.parametrize(("first", "second", "apart"), [(0, 1, 130), (2, 3, 100), (4, 4, 110)])  # 7 2, 1 0, 4 4
+def test_two_digits_side_by_side_get_a_warning(mnist, first, second, apart):
+    left = draw_on_canvas(mnist.test_images[first, 0].numpy(), size=120, top=70, left=15)
+    right = draw_on_canvas(mnist.test_images[second, 0].numpy(), size=120, top=85, left=15 + apart)
+    prepared = prepare(np.maximum(left, right))
+    assert prepared.has_digit and "more than one digit" in prepared.warning
+
+
+def test_eleven_gets_a_warning_and_one_does_not():
+    eleven = [[(90, 40), (85, 240)], [(180, 40), (175, 240)]]
+    assert "more than one digit" in prepare(strokes_on_canvas(eleven)).warning
+    assert prepare(strokes_on_canvas(ONE)).warning is None
+
+
+@pytest.mark.parametrize("lines", [SEVEN_WITH_CROSSBAR, TWO_STROKE_FOUR, [[(80, 40), (80, 150), (150, 150)], [(175, 40), (175, 250)]]])
+def test_a_digit_in_two_strokes_is_one_digit(lines):
+    """A crossbar joins the strokes' columns; a 4 whose bar stops short of its upright leaves
+    only a narrow gap (the last one)."""
+    assert prepare(strokes_on_canvas(lines)).warning is None
