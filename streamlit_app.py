@@ -24,7 +24,7 @@ from mnist_small import plots
 from mnist_small.checkpoints import load_all
 from mnist_small.data import MNIST, DataError, augmentation_examples, load_mnist
 from mnist_small.inference import all_probabilities, feature_maps, occlusion
-from mnist_small.preprocess import NO_DIGIT, Prepared, prepare
+from mnist_small.preprocess import NO_DIGIT, Prepared, drawing_png, prepare
 from mnist_small.registry import Recipe
 from mnist_small.summary import hardest_digits, layer_table, mistake_pairs, model_card, overview_rows
 
@@ -147,6 +147,7 @@ with st.sidebar:
     stroke = st.slider("Brush width", 8, 40, 20, key="stroke")
     if st.button("Clear the canvas", width="stretch"):
         st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1
+    save_slot = st.empty()  # filled once there is a drawing on the canvas
     upload = st.file_uploader(
         "…or upload a picture of a digit",
         type=["png", "jpg", "jpeg", "webp", "bmp", "gif"],
@@ -198,6 +199,16 @@ with tab_draw:
         drawing = read_upload(upload.getvalue(), upload.name) if upload is not None else read_drawing(canvas.image_data)
         if drawing.has_digit:
             show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload)
+        if drawing.has_digit and upload is None:
+            save_slot.download_button(
+                "Save the drawing",
+                drawing_png(canvas.image_data),
+                file_name="drawing.png",
+                mime="image/png",
+                on_click="ignore",
+                width="stretch",
+                help="A PNG of the canvas: upload it below to bring this drawing back, say in the next lesson.",
+            )
     probs = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
     with right, guard("prediction"):
         if upload is not None:

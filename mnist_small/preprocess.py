@@ -13,6 +13,7 @@ shrunk to at most 800 px a side.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -517,6 +518,14 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
     elif side_by_side(mask):
         warning = "That looks like more than one digit: the models read one digit at a time, so draw just one."
     return Prepared(field, warning=warning, note=note)
+
+
+def drawing_png(image: np.ndarray | Image.Image) -> bytes:
+    """A drawing as a greyscale PNG, light strokes on black: a file to keep a drawing in and
+    upload again later (it reads back as the same digit)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(255 * to_grayscale(image)).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def load_image(path: str | Path) -> Image.Image:

@@ -93,6 +93,14 @@ def test_drawn_digit_gives_bars_topped_by_that_digit(canvas, mnist, index):
     assert f"font-weight:700;line-height:1'>{label}</div>" in page_text(at)
 
 
+def test_a_drawing_can_be_saved_once_there_is_one(canvas, mnist):
+    """(That the saved PNG reads back as the same digit is tested in test_preprocess.)"""
+    assert not run_app().sidebar.get("download_button")
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    (save,) = run_app().sidebar.get("download_button")
+    assert save.proto.label == "Save the drawing" and save.proto.ignore_rerun
+
+
 def test_switching_model_keeps_the_drawing(canvas, mnist):
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
     at = run_app()

@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -410,3 +412,15 @@ def test_a_digit_in_two_strokes_is_one_digit(lines):
     """A crossbar joins the strokes' columns; a 4 whose bar stops short of its upright leaves
     only a narrow gap (the last one)."""
     assert prepare(strokes_on_canvas(lines)).warning is None
+
+
+@pytest.mark.parametrize("lines", [SEVEN_WITH_CROSSBAR, TWO_STROKE_FOUR])
+def test_a_saved_drawing_reads_back_as_the_same_digit(lines):
+    from mnist_small.preprocess import drawing_png
+
+    canvas = tap(strokes_on_canvas(lines), 20, 260)
+    saved = Image.open(io.BytesIO(drawing_png(canvas)))
+    assert saved.mode == "L" and saved.size == (280, 280)
+    again, first = prepare(saved), prepare(canvas)
+    assert similarity(again.image, first.image) > 0.999
+    assert (again.warning, again.note) == (first.warning, first.note)
