@@ -247,6 +247,8 @@ with tab_compare, guard("compare"):
                 st.success(f"All {len(guesses)} models agree: **{votes.argmax()}**")
             else:
                 st.warning("The models disagree: " + ", ".join(f"**{d}** ({n})" for d, n in enumerate(votes) if n))
+            if drawing.warning:
+                st.warning(drawing.warning)
             st.plotly_chart(plots.compare_heatmap(probs), width="stretch", key="compare")
             st.dataframe(
                 [
