@@ -26,7 +26,9 @@ class Recipe:
     batch_size: int
     optimizer: str  # "sgd" (momentum, optionally Nesterov), "adam" or "adagrad"
     max_lr: float
-    momentum: float = 0.9
+    # SGD only: OneCycle cycles the momentum against the LR, from the first value down to the
+    # second at the LR's peak and back up (torch's OneCycleLR defaults)
+    momentum: tuple[float, float] = (0.95, 0.85)
     nesterov: bool = False
     weight_decay: float = 0.0
     pct_start: float = 0.25
@@ -55,6 +57,9 @@ class Recipe:
             return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
         fields = tuples(stored)
+        if isinstance(fields.get("momentum"), float):
+            # stored before 2026-11-23 as SGD's 0.9, a value OneCycle replaced by this cycle from the first step
+            fields["momentum"] = cls.momentum
         return cls(**{**fields, "augment": Augment(**tuples(fields.get("augment", {})))})
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .checkpoints import LoadedModel
+from .registry import Recipe
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,19 @@ def model_card(loaded: LoadedModel) -> dict:
         "best_epoch": best["epoch"],
         "epochs": len(history),
         "train_seconds": loaded.meta["train_seconds"],
-        "recipe": loaded.meta["recipe"],
+        "recipe": readable_recipe(loaded.meta["recipe"]),
         "source": loaded.meta.get("source", ""),
         "description": loaded.spec.description,  # the registry's, kept up to date; the JSON keeps the one it was trained with
     }
+
+
+def readable_recipe(stored: dict) -> dict:
+    """A checkpoint's recipe as this version reads it (an SGD momentum stored as 0.9 becomes the
+    cycle OneCycle really ran); stored as it is if this version cannot read it."""
+    try:
+        return Recipe.from_dict(stored).to_dict()
+    except (TypeError, ValueError):
+        return stored
 
 
 def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:

@@ -88,7 +88,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     params, lr, wd = model.parameters(), recipe.max_lr, recipe.weight_decay
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov, weight_decay=wd)
+        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum[0], nesterov=recipe.nesterov, weight_decay=wd)
     if recipe.optimizer == "adam":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     if recipe.optimizer == "adagrad":
@@ -106,6 +106,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
         div_factor=recipe.div_factor,
         final_div_factor=recipe.final_div_factor,
         cycle_momentum=recipe.optimizer == "sgd",
+        max_momentum=recipe.momentum[0],
+        base_momentum=recipe.momentum[1],
     )
 
 

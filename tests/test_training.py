@@ -14,7 +14,7 @@ import torch
 import train as train_py
 from mnist_small.checkpoints import CheckpointError, load_checkpoint
 from mnist_small.registry import REGISTRY, Recipe
-from mnist_small.training import Tensors, distillation_loss, evaluate, resume_path, same_recipe, train_model
+from mnist_small.training import Tensors, distillation_loss, evaluate, make_optimizer, make_scheduler, resume_path, same_recipe, train_model
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 
@@ -188,6 +188,20 @@ def test_a_fresh_out_folder_schedules_the_longest_shipped_models_first(tmp_path)
     assert train_py.training_order(names, str(tmp_path)) == sorted(names, key=lambda n: -shipped_seconds[n])
 
 
+def test_sgd_momentum_follows_the_recipes_cycle():
+    recipe = Recipe(epochs=1, batch_size=8, optimizer="sgd", max_lr=0.1, momentum=(0.9, 0.8), pct_start=0.5)
+    optimizer = make_optimizer(torch.nn.Linear(2, 1), recipe)
+    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch=10)
+    lrs, momenta = [], []
+    for _ in range(10):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        momenta.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    assert momenta[0] == pytest.approx(0.9)
+    assert momenta[lrs.index(max(lrs))] == pytest.approx(0.8) == min(momenta)  # lowest where the LR peaks
+
+
 def test_a_stored_recipe_with_fewer_fields_or_other_notes_is_the_same_recipe():
     recipe = REGISTRY[NAME].recipe
     stored = recipe.to_dict()
@@ -198,3 +212,5 @@ def test_a_stored_recipe_with_fewer_fields_or_other_notes_is_the_same_recipe():
     assert not same_recipe({**stored, "epochs": 99}, recipe.to_dict())
     assert not same_recipe({**stored, "unknown_field": 1}, recipe.to_dict())
     assert same_recipe({**stored, "notes": ["written before a later note was edited"]}, recipe.to_dict())
+    # stored before the momentum cycle was written out: SGD's 0.9, which OneCycle replaced by it
+    assert Recipe.from_dict({**stored, "momentum": 0.9}).momentum == (0.95, 0.85)
