@@ -24,7 +24,7 @@ class Recipe:
 
     epochs: int
     batch_size: int
-    optimizer: str  # "sgd" (momentum, optionally Nesterov), "adam" or "adagrad"
+    optimizer: str  # "sgd" (momentum, optionally Nesterov), "adam" (AdamW: decoupled weight decay) or "adagrad"
     max_lr: float
     # SGD only: OneCycle cycles the momentum against the LR, from the first value down to the
     # second at the LR's peak and back up (torch's OneCycleLR defaults)
