@@ -90,11 +90,15 @@ def model_card(loaded: LoadedModel) -> dict:
 
 def readable_recipe(stored: dict) -> dict:
     """A checkpoint's recipe as this version reads it (an SGD momentum stored as 0.9 becomes the
-    cycle OneCycle really ran); stored as it is if this version cannot read it."""
+    cycle OneCycle really ran), without SGD's momentum and Nesterov fields for other optimizers;
+    stored as it is if this version cannot read it."""
     try:
-        return Recipe.from_dict(stored).to_dict()
+        recipe = Recipe.from_dict(stored).to_dict()
     except (TypeError, ValueError):
         return stored
+    if recipe["optimizer"] != "sgd":
+        del recipe["momentum"], recipe["nesterov"]
+    return recipe
 
 
 def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:

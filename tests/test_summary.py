@@ -1,4 +1,4 @@
-from mnist_small.summary import hardest_digits, mistake_pairs
+from mnist_small.summary import hardest_digits, mistake_pairs, readable_recipe
 
 
 def test_mistake_pairs_count_each_confusion_most_frequent_first():
@@ -24,3 +24,11 @@ def test_hardest_digits_rank_test_digits_by_how_many_models_get_them_wrong():
     assert hard[0].answers == {"a": 3, "b": 6, "c": 3}
     assert [h.common_answer for h in hard] == [3, 9, 2]  # a tie goes to the smaller digit
     assert hardest_digits({"a": [], "b": []}) == []
+
+
+def test_the_model_card_recipe_shows_what_the_optimizer_ran():
+    stored = {"epochs": 1, "batch_size": 8, "max_lr": 0.1, "momentum": 0.9, "nesterov": True}  # as stored before the cycle
+    sgd = readable_recipe({**stored, "optimizer": "sgd"})
+    assert sgd["momentum"] == [0.95, 0.85] and sgd["nesterov"]  # the cycle OneCycle ran, not the unused 0.9
+    assert "momentum" not in readable_recipe({**stored, "optimizer": "adagrad"})
+    assert readable_recipe({"from": "another version"}) == {"from": "another version"}
