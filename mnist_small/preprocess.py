@@ -291,14 +291,13 @@ def side_by_side(mask: np.ndarray) -> bool:
     the gap. Of the 70,000 MNIST digits re-drawn like canvas drawings, one is taken for two
     (a 4 whose bar the thinner brush broke); pairs drawn a sixth of their height apart or
     more are caught."""
-    rows = np.flatnonzero(mask.any(1))
-    height = rows[-1] - rows[0] + 1
-    cols = np.flatnonzero(mask.any(0))
 
     def ink_height(part: np.ndarray) -> int:
-        inked = np.flatnonzero(part.any(1))
-        return inked[-1] - inked[0] + 1
+        rows, _ = ink_box(part)
+        return rows.stop - rows.start
 
+    height = ink_height(mask)
+    cols = np.flatnonzero(mask.any(0))
     for gap in np.flatnonzero(np.diff(cols) - 1 >= GAP * height):
         left, right = mask[:, : cols[gap] + 1], mask[:, cols[gap + 1] :]
         if min(ink_height(left), ink_height(right)) >= TALL * height:

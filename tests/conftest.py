@@ -41,6 +41,14 @@ def draw_on_canvas(
     return rgba
 
 
+def tap(canvas: np.ndarray, row: int, col: int, radius: int = 10) -> np.ndarray:
+    """The canvas with a round dot, as a tap of the brush leaves."""
+    rows, cols = np.ogrid[: canvas.shape[0], : canvas.shape[1]]
+    dotted = canvas.copy()
+    dotted[(rows - row) ** 2 + (cols - col) ** 2 <= radius**2] = 255
+    return dotted
+
+
 def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0, fill: float = 0.6, ruling: str = "", tilt: float = 0.0) -> Image.Image:
     """A phone-photo-like JPEG of dark ink on paper: a shadow across the page and sensor noise;
     the digit's box is ``fill`` of the photo's height. ``ruling``: "ruled" (a printed line every

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from mnist_small.registry import REGISTRY
 from mnist_small.summary import hardest_digits, mistake_pairs
 
-from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, draw_on_canvas
+from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, draw_on_canvas, tap
 
 APP = str(ROOT / "streamlit_app.py")
 FIRST = next(iter(REGISTRY))
@@ -116,10 +116,7 @@ def test_switching_model_keeps_the_drawing(canvas, mnist):
 
 
 def test_a_left_out_dot_is_named_and_two_digits_are_warned_about(canvas, mnist):
-    seven = draw_on_canvas(mnist.test_images[0, 0].numpy(), size=150, top=60, left=60)
-    rows, cols = np.ogrid[:280, :280]
-    canvas.image = seven.copy()
-    canvas.image[(rows - 20) ** 2 + (cols - 20) ** 2 <= 100] = 255  # a tap of the brush in the corner
+    canvas.image = tap(draw_on_canvas(mnist.test_images[0, 0].numpy(), size=150, top=60, left=60), 20, 20)
     at = run_app()
     assert any("stray dot left out" in caption for captions in image_captions(at) for caption in captions)
     two = draw_on_canvas(mnist.test_images[1, 0].numpy(), size=120, top=80, left=150)

@@ -7,7 +7,7 @@ from PIL import Image, ImageFilter
 
 from mnist_small.preprocess import BOX, INK, Prepared, ink_box, load_image, prepare, straighten, to_grayscale
 
-from .conftest import draw_on_canvas, paper_photo
+from .conftest import draw_on_canvas, paper_photo, tap
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -337,14 +337,6 @@ def test_small_digit_in_a_corner_and_digits_touching_an_edge(shipped, mnist, siz
     assert similarity(prepare(canvas).image, original / 255.0) > 0.7
     got = votes(shipped, canvas)
     assert got.count(7) >= 0.75 * len(got), got
-
-
-def tap(canvas: np.ndarray, row: int, col: int, radius: int = 10) -> np.ndarray:
-    """The canvas with a round dot, as a tap of the brush leaves."""
-    rows, cols = np.ogrid[:280, :280]
-    dotted = canvas.copy()
-    dotted[(rows - row) ** 2 + (cols - col) ** 2 <= radius**2] = 255
-    return dotted
 
 
 @pytest.mark.parametrize(("row", "col"), [(20, 20), (260, 150), (140, 270)])
