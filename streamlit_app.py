@@ -200,9 +200,10 @@ with tab_draw:
         if drawing.has_digit:
             show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload)
         if drawing.has_digit and upload is None:
+            drawn = canvas.image_data
             save_slot.download_button(
                 "Save the drawing",
-                drawing_png(canvas.image_data),
+                lambda: drawing_png(drawn),  # made on a click, not on every rerun
                 file_name="drawing.png",
                 mime="image/png",
                 on_click="ignore",
