@@ -378,7 +378,9 @@ with tab_zoo, guard("zoo"):
     if tab_zoo.open:
         rows = overview(CHECKPOINTS)
         has_drawn = all(r["drawn accuracy"] is not None for r in rows)
-        st.plotly_chart(plots.zoo_scatter(rows, extra="drawn accuracy" if has_drawn else None), width="stretch", key="zoo")
+        phone = "Mobi" in st.context.headers.get("User-Agent", "")  # MDN's test for a phone's browser
+        figure = (plots.zoo_dots if phone else plots.zoo_scatter)(rows, extra="drawn accuracy" if has_drawn else None)
+        st.plotly_chart(figure, width="stretch", key="zoo")
         percent = st.column_config.NumberColumn(format="%.2f%%")
         st.dataframe(
             rows,

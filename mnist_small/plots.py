@@ -209,7 +209,37 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
     return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra), legend=legend)
 
 
-def _points(x: list, y: list, names: list[str], label: str, colour: str) -> go.Scatter:
+def zoo_dots(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None) -> go.Figure:
+    """The zoo for a phone: one row per model, smallest first, its name above its dots (test
+    accuracy, and ``extra``, drawn MNIST, joined to it). The scatter's ten labels need more
+    width than a phone has; here every name gets a line of its own."""
+    rows = sorted(rows, key=lambda r: r["params"])
+    names = [r["name"] for r in rows]
+    fig = go.Figure()
+    if extra:
+        fig.add_trace(
+            go.Scatter(
+                x=[v for r in rows for v in (r[y], r[extra], None)],
+                y=[v for n in names for v in (n, n, None)],
+                mode="lines",
+                line={"color": "#d0d0d0", "width": 2},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(_points([r[extra] for r in rows], names, names, "drawn MNIST", "#1f77b4", "%{x:.2f}%"))
+    fig.add_trace(_points([r[y] for r in rows], names, names, "MNIST test", ACCENT, "%{x:.2f}%"))
+    for name in names:
+        fig.add_annotation(x=0, xref="paper", xanchor="left", y=name, yshift=17, text=name, showarrow=False, font={"size": 13})
+    fig.update_yaxes(type="category", autorange="reversed", showticklabels=False, showgrid=False)
+    fig.update_xaxes(ticksuffix="%", side="top", dtick=0.2)
+    # the colours named in the title: a legend would need a line of its own on a phone
+    title = f"<span style='color:{ACCENT}'>MNIST test</span>" + (" and <span style='color:#1f77b4'>drawn</span>" if extra else "")
+    fig = styled(fig, 140 + 52 * len(rows), showlegend=False)
+    return fig.update_layout(title={"text": f"{title} accuracy", "subtitle": {"text": "smallest model first"}}, margin_t=110)
+
+
+def _points(x: list, y: list, names: list[str], label: str, colour: str, hover: str = "%{x:,} params<br>%{y:.2f}%") -> go.Scatter:
     return go.Scatter(
         x=x,
         y=y,
@@ -217,7 +247,7 @@ def _points(x: list, y: list, names: list[str], label: str, colour: str) -> go.S
         mode="markers",
         marker={"size": 2 * MARKER_RADIUS, "color": colour},
         name=label,
-        hovertemplate="%{text}<br>%{x:,} params<br>%{y:.2f}%<extra></extra>",
+        hovertemplate=f"%{{text}}<br>{hover}<extra></extra>",
     )
 
 

@@ -171,9 +171,10 @@ def test_a_tablet_held_upright_draws_by_touch_and_shows_the_answer_below(browser
         context.close()
 
 
-def test_a_phone_in_dark_mode_gets_the_dark_theme_and_the_answer_in_view(browser, app_url):
-    """400x780 (a phone's browser window) with a dark system theme."""
-    context = browser.new_context(viewport={"width": 400, "height": 780}, color_scheme="dark")
+def test_a_phone_in_dark_mode_gets_the_dark_theme_and_the_answer_in_view(browser, app_url, playwright):
+    """400x780 (a phone's browser window) with a dark system theme and a phone's user agent."""
+    phone = playwright.devices["Pixel 5"]["user_agent"]
+    context = browser.new_context(viewport={"width": 400, "height": 780}, color_scheme="dark", user_agent=phone)
     try:
         page = context.new_page()
         page.goto(app_url)
@@ -185,6 +186,8 @@ def test_a_phone_in_dark_mode_gets_the_dark_theme_and_the_answer_in_view(browser
         digit = page.locator(BIG_DIGIT).first.bounding_box()
         assert digit["y"] + digit["height"] < 780  # right under the canvas, in view without scrolling
         expect(page.locator(".st-key-pictures_beside img")).to_be_visible()
+        page.get_by_role("tab", name="Zoo").click()
+        expect(page.get_by_text("smallest model first")).to_be_visible()  # the phone's zoo chart, not the scatter
         assert_no_error(page)
     finally:
         context.close()

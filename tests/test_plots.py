@@ -114,3 +114,16 @@ def test_a_label_goes_where_there_is_room():
     assert plots.label_offsets([(250, 200)], ["m"], markers=[(250, 185)])[0][1] > 0  # a marker above: below
     dx, _ = plots.label_offsets([(5, 200)], ["a_long_model_name"])[0]
     assert dx > 0  # at the left edge, centred text would leave the plot: it goes to the right
+
+
+def test_zoo_dots_gives_each_model_a_row_smallest_first():
+    rows = [
+        {"name": "big", "params": 9000, "accuracy": 99.4, "drawn": 98.0},
+        {"name": "small", "params": 5000, "accuracy": 99.1, "drawn": 97.0},
+    ]
+    lines, drawn, mnist = plots.zoo_dots(rows, extra="drawn").data
+    assert list(mnist.y) == ["small", "big"] and list(mnist.x) == [99.1, 99.4] and list(drawn.x) == [97.0, 98.0]
+    assert list(lines.x) == [99.1, 97.0, None, 99.4, 98.0, None]
+    fig = plots.zoo_dots(rows)
+    assert [a.text for a in fig.layout.annotations] == ["small", "big"]  # each name on a line of its own
+    assert "drawn" not in fig.layout.title.text and [t.name for t in fig.data] == ["MNIST test"]
