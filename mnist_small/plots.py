@@ -12,7 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 DIGITS = [str(d) for d in range(10)]
-ACCENT, MUTED = "#d62728", "#9db4cf"
+ACCENT, MUTED, DRAWN = "#d62728", "#9db4cf", "#1f77b4"
 FONT = {"size": 16}
 PALETTE = px.colors.qualitative.Bold
 # Plotly's Viridis as a 256-entry lookup table (uint8 RGB), for feature maps shown as pictures
@@ -184,7 +184,7 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
         fig.add_trace(
             go.Scatter(x=pairs_x, y=pairs_y, mode="lines", line={"color": "#d0d0d0", "width": 1}, hoverinfo="skip", showlegend=False)
         )
-        fig.add_trace(_points(params, series[1], names, "drawn MNIST", "#1f77b4"))
+        fig.add_trace(_points(params, series[1], names, "drawn MNIST", DRAWN))
     fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT))
     for p, v, name, (dx, dy) in zip(params, accuracy, names, offsets, strict=True):
         # a log axis takes annotation positions as log10; the line from a far label to its point
@@ -227,14 +227,14 @@ def zoo_dots(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None
                 showlegend=False,
             )
         )
-        fig.add_trace(_points([r[extra] for r in rows], names, names, "drawn MNIST", "#1f77b4", "%{x:.2f}%"))
-    fig.add_trace(_points([r[y] for r in rows], names, names, "MNIST test", ACCENT, "%{x:.2f}%"))
+        fig.add_trace(_points([r[extra] for r in rows], names, names, "drawn MNIST", DRAWN, "drawn MNIST: %{x:.2f}%"))
+    fig.add_trace(_points([r[y] for r in rows], names, names, "MNIST test", ACCENT, "MNIST test: %{x:.2f}%"))
     for name in names:
         fig.add_annotation(x=0, xref="paper", xanchor="left", y=name, yshift=17, text=name, showarrow=False, font={"size": 13})
     fig.update_yaxes(type="category", autorange="reversed", showticklabels=False, showgrid=False)
     fig.update_xaxes(ticksuffix="%", side="top", dtick=0.2)
     # the colours named in the title: a legend would need a line of its own on a phone
-    title = f"<span style='color:{ACCENT}'>MNIST test</span>" + (" and <span style='color:#1f77b4'>drawn</span>" if extra else "")
+    title = f"<span style='color:{ACCENT}'>MNIST test</span>" + (f" and <span style='color:{DRAWN}'>drawn</span>" if extra else "")
     fig = styled(fig, 140 + 52 * len(rows), showlegend=False)
     return fig.update_layout(title={"text": f"{title} accuracy", "subtitle": {"text": "smallest model first"}}, margin_t=110)
 
