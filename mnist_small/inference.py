@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +26,32 @@ def all_probabilities(models: dict[str, LoadedModel], x: torch.Tensor) -> dict[s
     return {name: probabilities(loaded.model, x)[0] for name, loaded in models.items()}
 
 
+@contextmanager
+def outputs_of(modules: Iterable[nn.Module]) -> Iterator[dict[nn.Module, torch.Tensor]]:
+    """Each module's first output in the forward passes this thread runs inside the block.
+    The app's models are shared by all sessions, each in a thread of its own: a plain hook
+    would also catch another student's drawing passing through at the same moment."""
+    thread = threading.get_ident()
+    captured: dict[nn.Module, torch.Tensor] = {}
+
+    def keep(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        if threading.get_ident() == thread:
+            captured.setdefault(module, output)
+
+    hooks = [module.register_forward_hook(keep) for module in modules]
+    try:
+        yield captured
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 @torch.inference_mode()
 def feature_maps(model: nn.Module, x: torch.Tensor, layer: nn.Module) -> np.ndarray:
     """The activations (C, H, W) that ``layer`` produces for one image."""
-    captured = []
-    hook = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
-    try:
+    with outputs_of([layer]) as captured:
         model(x)
-    finally:
-        hook.remove()
-    out = captured[0][0].float()
+    out = captured[layer][0].float()
     return (out if out.ndim == 3 else out.reshape(-1, 1, 1)).numpy()
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .checkpoints import LoadedModel
+from .inference import outputs_of
 from .registry import Recipe
 
 
@@ -40,16 +41,13 @@ def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
 def layer_table(model: nn.Module) -> list[Layer]:
     """One row per leaf layer in forward order, for a single 1x28x28 input."""
     leaves = [m for m in model.modules() if not list(m.children())]
-    captured: dict[nn.Module, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda mod, _inp, out: captured.setdefault(mod, out)) for m in leaves]
     was_training = model.training
     try:
         model.eval()
-        model(torch.zeros(1, 1, 28, 28))
+        with outputs_of(leaves) as captured:
+            model(torch.zeros(1, 1, 28, 28))
     finally:
         model.train(was_training)
-        for h in hooks:
-            h.remove()
     return [
         Layer(i, type(m).__name__, tuple(out.shape[1:]), count_params(m), layer_macs(m, out), m)
         for i, (m, out) in enumerate(captured.items(), start=1)

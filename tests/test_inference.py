@@ -1,12 +1,14 @@
 """The occlusion map: which parts of a drawing the predicted digit depends on."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from mnist_small.data import MEAN, STD
-from mnist_small.inference import occlusion, probabilities
+from mnist_small.inference import feature_maps, occlusion, probabilities
 
 BLACK, WHITE = -MEAN / STD, (1 - MEAN) / STD
 
@@ -68,3 +70,24 @@ def test_hiding_empty_background_changes_nothing_for_a_real_model(mnist):
     assert np.all(drop[~ink_nearby] == 0)  # the patch only blanked what was already black
     assert drop[ink_nearby].max() > 0.01
     assert drop.min() >= 0 and drop.max() <= 1
+
+
+def test_feature_maps_are_of_this_threads_image_while_another_thread_uses_the_model():
+    """The app's models are shared by every session, each in its own thread. Here another
+    session's drawing passes through the model just as this one asks for its feature maps."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()).eval()
+    mine, theirs = torch.zeros(1, 1, 28, 28), torch.ones(1, 1, 28, 28)
+
+    def another_session_draws(_module, _inputs):
+        if threading.current_thread() is threading.main_thread():
+            other = threading.Thread(target=probabilities, args=(model, theirs))
+            other.start()
+            other.join()
+
+    cut_in = model[0].register_forward_pre_hook(another_session_draws)
+    try:
+        maps = feature_maps(model, mine, model[1])
+    finally:
+        cut_in.remove()
+    with torch.no_grad():
+        np.testing.assert_array_equal(maps, model(mine)[0].numpy())
