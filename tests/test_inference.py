@@ -1,4 +1,4 @@
-"""The occlusion map: which parts of a drawing the predicted digit depends on."""
+"""Inference on a drawing: the occlusion map (which parts the predicted digit depends on) and feature maps."""
 
 import threading
 
