@@ -179,11 +179,7 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
     markers = [pixels(p, v) for values in series for p, v in zip(params, values, strict=True)]
     offsets = label_offsets([pixels(p, v) for p, v in zip(params, accuracy, strict=True)], names, markers)
     if extra:
-        pairs_x = [v for p in params for v in (p, p, None)]
-        pairs_y = [v for r in rows for v in (r[y], r[extra], None)]
-        fig.add_trace(
-            go.Scatter(x=pairs_x, y=pairs_y, mode="lines", line={"color": "#d0d0d0", "width": 1}, hoverinfo="skip", showlegend=False)
-        )
+        fig.add_trace(_joins(params, [(r[y], r[extra]) for r in rows], width=1))
         fig.add_trace(_points(params, series[1], names, "drawn MNIST", DRAWN))
     fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT))
     for p, v, name, (dx, dy) in zip(params, accuracy, names, offsets, strict=True):
@@ -217,16 +213,7 @@ def zoo_dots(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None
     names = [r["name"] for r in rows]
     fig = go.Figure()
     if extra:
-        fig.add_trace(
-            go.Scatter(
-                x=[v for r in rows for v in (r[y], r[extra], None)],
-                y=[v for n in names for v in (n, n, None)],
-                mode="lines",
-                line={"color": "#d0d0d0", "width": 2},
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
+        fig.add_trace(_joins(names, [(r[y], r[extra]) for r in rows], width=2, across=True))
         fig.add_trace(_points([r[extra] for r in rows], names, names, "drawn MNIST", DRAWN, "drawn MNIST: %{x:.2f}%"))
     fig.add_trace(_points([r[y] for r in rows], names, names, "MNIST test", ACCENT, "MNIST test: %{x:.2f}%"))
     for name in names:
@@ -237,6 +224,15 @@ def zoo_dots(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None
     title = f"<span style='color:{ACCENT}'>MNIST test</span>" + (f" and <span style='color:{DRAWN}'>drawn</span>" if extra else "")
     fig = styled(fig, 140 + 52 * len(rows), showlegend=False)
     return fig.update_layout(title={"text": f"{title} accuracy", "subtitle": {"text": "smallest model first"}}, margin_t=110)
+
+
+def _joins(at: Sequence, ends: Sequence[tuple[float, float]], width: int, across: bool = False) -> go.Scatter:
+    """A thin grey line from each model's first value to its second, at its position ``at``;
+    vertical, or horizontal with ``across``."""
+    positions = [v for a in at for v in (a, a, None)]
+    values = [v for pair in ends for v in (*pair, None)]
+    x, y = (values, positions) if across else (positions, values)
+    return go.Scatter(x=x, y=y, mode="lines", line={"color": "#d0d0d0", "width": width}, hoverinfo="skip", showlegend=False)
 
 
 def _points(x: list, y: list, names: list[str], label: str, colour: str, hover: str = "%{x:,} params<br>%{y:.2f}%") -> go.Scatter:
