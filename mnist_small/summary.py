@@ -1,15 +1,22 @@
-"""What a model is made of: the torchsummary-style layer table, MACs and size."""
+"""What a model is made of and what its checkpoint records, read for display: the
+torchsummary-style layer table, MACs and size, the model card, the training history, the
+test-set mistakes, and the zoo's agreement on a drawing.
+
+The app reads checkpoint metadata only through these functions (never ``LoadedModel.meta``
+itself), so the checkpoint format can change in one place."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from .checkpoints import LoadedModel
+from .data import Augment
 from .inference import outputs_of
 from .registry import Recipe
 
@@ -52,6 +59,12 @@ def layer_table(model: nn.Module) -> list[Layer]:
         Layer(i, type(m).__name__, tuple(out.shape[1:]), count_params(m), layer_macs(m, out), m)
         for i, (m, out) in enumerate(captured.items(), start=1)
     ]
+
+
+def feature_map_layers(model: nn.Module) -> list[Layer]:
+    """The layers whose output is a stack of 2-D maps (channels x height x width) larger than 1x1:
+    the ones worth drawing channel by channel."""
+    return [row for row in layer_table(model) if len(row.output_shape) == 3 and row.output_shape[1] > 1]
 
 
 def count_params(model: nn.Module) -> int:
@@ -99,6 +112,35 @@ def readable_recipe(stored: dict) -> dict:
     return recipe
 
 
+def training_augment(loaded: LoadedModel) -> Augment:
+    """The augmentation the training run used, as its checkpoint stored it; the registry's for a
+    recipe from another version that this one cannot read."""
+    try:
+        return Recipe.from_dict(loaded.meta["recipe"]).augment
+    except (TypeError, ValueError):
+        return loaded.spec.recipe.augment
+
+
+def teacher(loaded: LoadedModel) -> str:
+    """The model this one learned from (knowledge distillation), as its checkpoint stored it; "" if none."""
+    return loaded.meta["recipe"].get("teacher") or ""
+
+
+def histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> dict[str, list[dict]]:
+    """The per-epoch history (losses, accuracies, learning rate) of each named model, for the training curves."""
+    return {name: models[name].meta["history"] for name in names}
+
+
+def misclassified(loaded: LoadedModel) -> list[dict]:
+    """The test images the final model gets wrong: ``{"index", "label", "predicted"}`` each."""
+    return loaded.meta.get("misclassified", [])
+
+
+def confusion_matrix(loaded: LoadedModel) -> list[list[int]]:
+    """10x10 test-set counts of the final model: rows the true digit, columns the predicted one."""
+    return loaded.meta["confusion_matrix"]
+
+
 def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
     """One row per model for the zoo table and the size-vs-accuracy scatter."""
     rows = []
@@ -127,6 +169,13 @@ def mistake_pairs(misclassified: list[dict]) -> list[tuple[int, int, int]]:
     return sorted(((true, predicted, n) for (true, predicted), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))
 
 
+def mistakes_of(misclassified: list[dict], pair: tuple[int, int] | None = None) -> list[dict]:
+    """The misclassified test images with ``pair`` = (true digit, predicted digit); all of them for None."""
+    if pair is None:
+        return list(misclassified)
+    return [m for m in misclassified if (m["label"], m["predicted"]) == pair]
+
+
 @dataclass(frozen=True)
 class HardDigit:
     """A test digit that at least one model gets wrong."""
@@ -151,3 +200,33 @@ def hardest_digits(misclassified: Mapping[str, list[dict]]) -> list[HardDigit]:
             answers.setdefault((w["index"], w["label"]), {})[name] = w["predicted"]
     hard = [HardDigit(index, label, by_model) for (index, label), by_model in answers.items()]
     return sorted(hard, key=lambda h: (-len(h.answers), h.index))
+
+
+def fooled(hard: Iterable[HardDigit], zoo_size: int) -> tuple[int, int]:
+    """How many of the ``hard`` digits fool most of the ``zoo_size`` models, and how many fool every one."""
+    counts = [len(h.answers) for h in hard]
+    return sum(n > zoo_size / 2 for n in counts), sum(n == zoo_size for n in counts)
+
+
+def guesses(probabilities: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Each model's answer: the digit it gives the highest probability."""
+    return {name: int(np.argmax(p)) for name, p in probabilities.items()}
+
+
+def votes(guessed: Mapping[str, int]) -> list[int]:
+    """How many models answer each digit, 0-9."""
+    return np.bincount(np.array(list(guessed.values()), dtype=int), minlength=10).tolist()
+
+
+def comparison_rows(probabilities: Mapping[str, np.ndarray], accuracies: Mapping[str, float]) -> list[dict]:
+    """One row per model for the comparison table: its answer, how sure it is (%, one decimal)
+    and its test accuracy."""
+    return [
+        {
+            "model": name,
+            "guess": guess,
+            "confidence (%)": round(100 * float(probabilities[name][guess]), 1),
+            "test accuracy (%)": accuracies[name],
+        }
+        for name, guess in guesses(probabilities).items()
+    ]
