@@ -1,0 +1,128 @@
+"""Draw: the canvas (or an uploaded picture), what the models see, and the chosen model's answer."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from mnist_small import plots
+from mnist_small.checkpoints import LoadedModel
+from mnist_small.inference import all_probabilities
+from mnist_small.preprocess import NO_DIGIT, Prepared, drawing_png, prepare
+
+from .context import guard, log
+from .style import CANVAS, CANVAS_COLUMN
+
+
+def read_canvas(image: np.ndarray | None) -> Prepared:
+    """The canvas as model input; a drawing that cannot be read is reported, not raised."""
+    if image is None:
+        return Prepared(None, message=NO_DIGIT)
+    try:
+        return prepare(image)
+    except Exception:
+        log.exception("could not read the canvas image")
+        return Prepared(None, message="That drawing could not be read: clear the canvas and draw again.")
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading the picture…")
+def read_upload(data: bytes, name: str) -> Prepared:
+    """An uploaded picture as model input, prepared once (every click reruns the script, and a
+    phone photo takes ~0.5 s); a file that is not an image is reported, not raised."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return prepare(image)
+    except Exception as err:
+        log.info("could not read the uploaded file %r: %s", name, err)
+        return Prepared(None, message=f"{name} could not be read as an image: upload a PNG or JPEG photo of one digit.")
+
+
+def show_pictures(box: DeltaGenerator, drawing: Prepared, upload: UploadedFile | None) -> None:
+    """The uploaded photo, if any, and the 28x28 image the models see."""
+    if upload is not None:
+        box.image(upload, caption=upload.name, width=135)
+    caption = "What the models see: 28x28, centred like MNIST" + (f"; {drawing.note}" if drawing.note else "")
+    box.image(np.kron(drawing.image, np.ones((5, 5))), caption=caption, clamp=True, width=135)
+
+
+def show(
+    models: dict[str, LoadedModel],
+    chosen: str,
+    brush_width: int,
+    canvas_key: str,
+    upload: UploadedFile | None,
+    save_slot: DeltaGenerator,
+) -> tuple[Prepared, dict[str, np.ndarray]]:
+    """The Draw tab. Fills ``save_slot`` (in the sidebar) with a download of the canvas once it
+    holds a digit. Returns what the models see (the upload, if any, else the canvas) and each
+    model's probabilities for it (empty without a digit)."""
+    # Imported here, on every run: the component registers only inside a Streamlit runtime, and
+    # the tests put a fake in its place.
+    from streamlit_drawable_canvas import st_canvas
+
+    # The CSS in style.py places these containers: the answer beside the canvas or wrapped below it.
+    canvas_and_answer = st.container(horizontal=True, gap="large", key="canvas_and_answer")
+    canvas_column = canvas_and_answer.container(width=CANVAS_COLUMN)
+    answer_column = canvas_and_answer.container(width="stretch", key="answer")
+    with canvas_column:
+        # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
+        st.caption("Draw one digit, large. Undo, redo, reset: hover over the canvas.")
+        canvas = st_canvas(
+            stroke_width=brush_width,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS,
+            width=CANVAS,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=canvas_key,
+        )
+        drawing = read_upload(upload.getvalue(), upload.name) if upload is not None else read_canvas(canvas.image_data)
+        if drawing.has_digit:
+            show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload)
+        if drawing.has_digit and upload is None:
+            canvas_image = canvas.image_data
+            save_slot.download_button(
+                "Save the drawing",
+                lambda: drawing_png(canvas_image),  # made on a click, not on every rerun
+                file_name="drawing.png",
+                mime="image/png",
+                on_click="ignore",
+                width="stretch",
+                help="A PNG of the canvas: upload it below to bring this drawing back, say in the next lesson.",
+            )
+    probabilities = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
+    with answer_column, guard("prediction"):
+        show_answer(drawing, probabilities, chosen, upload)
+    return drawing, probabilities
+
+
+def show_answer(drawing: Prepared, probabilities: dict[str, np.ndarray], chosen: str, upload: UploadedFile | None) -> None:
+    """The chosen model's answer in large type beside what the models see, and its ten probabilities;
+    or why there is no answer."""
+    if upload is not None:
+        st.caption(f"Reading the uploaded **{upload.name}**, not the canvas: remove it in the sidebar to draw again.")
+    if drawing.message and drawing.message != NO_DIGIT:
+        st.warning(drawing.message)
+    elif upload is not None and not drawing.has_digit:
+        st.warning(f"No digit found in {upload.name}: the picture looks blank.")
+    elif not drawing.has_digit:
+        st.info("Draw a digit on the black canvas: the models will answer as soon as you lift the mouse.")
+    else:
+        chosen_probabilities = probabilities[chosen]
+        digit = int(chosen_probabilities.argmax())
+        pictures_and_answer = st.container(horizontal=True, gap="medium", vertical_alignment="center")
+        show_pictures(pictures_and_answer.container(horizontal=True, gap="small", width="content", key="pictures_beside"), drawing, upload)
+        pictures_and_answer.container(key="verdict").markdown(
+            f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen.replace('_', '_<wbr>')} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
+            f"<div style='font-size:1.4rem'>with {100 * chosen_probabilities[digit]:.1f}% confidence</div>",
+            unsafe_allow_html=True,
+        )
+        if drawing.warning:
+            st.warning(drawing.warning)
+        st.plotly_chart(plots.probability_bars(chosen_probabilities), width="stretch", key="bars")

@@ -1,0 +1,52 @@
+"""Model card: the chosen model's size, accuracy, layers and recipe, and training digits
+jittered the way its recipe jittered them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_small import plots
+from mnist_small.data import augmentation_examples
+from mnist_small.summary import training_augment
+
+from .context import Context, guard
+from .resources import card_of, mnist_on_disk, where_to_put_mnist
+
+
+@st.fragment  # "New random draw" reruns this view only, not the page
+def show(context: Context) -> None:
+    with guard("model card"):
+        card = card_of(context.chosen, context.checkpoints)
+        st.subheader(context.chosen)
+        st.write(card["description"])
+        figures = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting the numbers
+        figures.metric("parameters", f"{card['params']:,}", width="content")
+        figures.metric("MACs per image", f"{card['macs'] / 1e6:.2f} M", width="content")
+        figures.metric("weights", f"{card['weights_kb']:.1f} KB", width="content")
+        figures.metric("final test accuracy", f"{card['final_acc']:.2f}%", width="content")
+        figures.metric(
+            "best test accuracy", f"{card['best_acc']:.2f}%", help=f"epoch {card['best_epoch']} of {card['epochs']}", width="content"
+        )
+
+        augment = training_augment(context.models[context.chosen])
+        heading = st.container(horizontal=True, vertical_alignment="center")
+        heading.markdown(f"**Training digits as {context.chosen} saw them**: {augment.describe()}", width="content")
+        mnist = mnist_on_disk(context.data_dir)
+        if mnist is None:
+            st.info(where_to_put_mnist(context.data_dir, "them"))
+        else:
+            if heading.button("New random draw", key="redraw"):
+                st.session_state.augment_draw = st.session_state.get("augment_draw", 0) + 1
+            examples = augmentation_examples(mnist, augment, draws=2, seed=st.session_state.get("augment_draw", 0))
+            st.image(plots.digit_strips(examples), caption=[str(d) for d in range(10)], width=64)
+            st.caption(
+                "Top: the first training image of each digit. Below it: two random draws of the jitter this model's "
+                "recipe applies to every batch; each epoch it sees all 60,000 digits jittered anew."
+            )
+
+        layers_column, run_column = st.columns([1.2, 1])
+        layers_column.dataframe(card["layers"], hide_index=True, width="stretch", height=min(36 * len(card["layers"]) + 38, 700))
+        run_column.markdown(
+            f"**Trained** {card['epochs']} epochs in {card['train_seconds']:.0f} s  \n**Source write-up** `{card['source']}`"
+        )
+        run_column.json(card["recipe"], expanded=1)  # the notes and the augmentation open on a click
