@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from mnist_small.registry import REGISTRY
 
@@ -207,4 +208,76 @@ def test_an_uploaded_photo_of_a_digit_on_paper_is_read(page, app_url, mnist, tmp
     broken.write_text("not a picture")
     page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(broken))
     page.get_by_text("notes.png could not be read as an image").wait_for(timeout=20_000)
+    assert_no_error(page)
+
+
+def watch_script_runs(page) -> list[str]:
+    """How each script run of the page's session ended, as the server tells the browser:
+    FINISHED_SUCCESSFULLY for a run of the whole script, FINISHED_FRAGMENT_RUN_SUCCESSFULLY for a
+    fragment's own rerun. Filled as the messages arrive (one ForwardMsg per websocket frame)."""
+    ends: list[str] = []
+
+    def on_frame(payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            message = ForwardMsg.FromString(payload)
+            if message.WhichOneof("type") == "script_finished":
+                ends.append(ForwardMsg.ScriptFinishedStatus.Name(message.script_finished))
+
+    page.on("websocket", lambda socket: socket.on("framereceived", on_frame))
+    return ends
+
+
+def runs_of(page, ends: list[str], action) -> list[str]:
+    """The script runs that ``action`` sets off, once the page has been quiet for a second."""
+    page.wait_for_timeout(1000)  # runs set off before, e.g. by opening the tab, have ended
+    before = len(ends)
+    action()
+    for _ in range(40):
+        page.wait_for_timeout(500)
+        if len(ends) > before and page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            break
+    page.wait_for_timeout(1000)
+    return ends[before:]
+
+
+def test_widgets_of_one_view_rerun_that_view_alone(page, app_url, mnist):
+    """The layer picker, "New random draw" and the mistakes filter are in fragments: using them
+    reruns their view, not the whole page (model loading, the canvas, every model's answer)."""
+    ends = watch_script_runs(page)
+    page.goto(app_url)
+    page.get_by_text(HINT).wait_for(timeout=60_000)
+    assert runs_of(page, ends, lambda: draw(page, [[(150, 40), (145, 140), (140, 245)]])) == ["FINISHED_SUCCESSFULLY"]
+    assert big_digit(page) == "1"
+
+    page.get_by_role("tab", name=re.compile("Inside the model")).click()
+    page.get_by_text(re.compile(r"brightest spot hidden|no patch matters")).wait_for(timeout=20_000)
+    layer = page.get_by_role("combobox", name="Layer")
+    first_layer = layer.input_value()
+    channel_0 = page.locator('[data-testid="stImageContainer"]', has=page.get_by_text("ch 0", exact=True)).locator("img")
+    first_maps = channel_0.get_attribute("src")  # a media URL: a hash of the picture
+
+    def pick_the_next_layer():
+        layer.click()
+        page.get_by_role("option").nth(1).click()
+
+    assert runs_of(page, ends, pick_the_next_layer) == ["FINISHED_FRAGMENT_RUN_SUCCESSFULLY"]
+    assert layer.input_value() != first_layer
+    expect(channel_0).not_to_have_attribute("src", first_maps)  # the feature maps of the layer picked
+    expect(page.locator(BIG_DIGIT).first).to_have_text("1")  # the Draw tab (hidden) kept its answer
+
+    page.get_by_role("tab", name=re.compile("Model card")).click()
+    redraw = page.get_by_role("button", name="New random draw")
+    redraw.wait_for(timeout=20_000)
+    assert runs_of(page, ends, redraw.click) == ["FINISHED_FRAGMENT_RUN_SUCCESSFULLY"]
+
+    page.get_by_role("tab", name=re.compile("Errors on MNIST")).click()
+    mistakes = page.get_by_role("combobox", name="Show")
+    mistakes.wait_for(timeout=20_000)
+
+    def pick_one_confusion():
+        mistakes.click()
+        page.get_by_role("option", name=re.compile(r"read as")).first.click()
+
+    assert runs_of(page, ends, pick_one_confusion) == ["FINISHED_FRAGMENT_RUN_SUCCESSFULLY"]
+    expect(mistakes).to_have_value(re.compile(r"read as"))
     assert_no_error(page)
