@@ -144,9 +144,11 @@ def erode(images: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache
-def smooth_basis(h: int, w: int) -> torch.Tensor:
-    """(16, h, w): how each point of a 4x4 grid spreads over h x w under bicubic upsampling."""
-    return F.interpolate(torch.eye(16).view(16, 1, 4, 4), size=(h, w), mode="bicubic", align_corners=True)[:, 0]
+def smooth_basis(h: int, w: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(16, h, w): how each point of a 4x4 grid spreads over h x w under bicubic upsampling,
+    computed on the CPU (the same numbers on every device) and kept on ``device``."""
+    basis = F.interpolate(torch.eye(16).view(16, 1, 4, 4), size=(h, w), mode="bicubic", align_corners=True)[:, 0]
+    return basis.to(device)
 
 
 @dataclass(frozen=True)
@@ -185,18 +187,24 @@ class Augment:
         return ", ".join(p for p in parts if p) or "no augmentation"
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Augment normalised float images (N, 1, H, W); background stays background."""
+        """Augment normalised float images (N, 1, H, W); background stays background.
+
+        The random numbers come from ``generator`` (the CPU's, in training) in a fixed order,
+        so a seed gives the same jitter on every device; the image work (brush, grids,
+        resampling) runs on ``images``' device, so a GPU batch never leaves the GPU.
+        """
         if not self.active:
             return images
         n, _, h, w = images.shape
+        device = images.device
 
         def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
-            return torch.rand(shape or (n,), generator=generator) * (high - low) + low
+            return torch.rand(shape or (n,), generator=generator, device=generator.device) * (high - low) + low
 
         background = -MEAN / STD  # a black pixel after normalisation
         ink = images - background  # >= 0, zero on the background
         if self.stroke:
-            amount = uniform(-self.stroke, self.stroke).view(n, 1, 1, 1)
+            amount = uniform(-self.stroke, self.stroke).view(n, 1, 1, 1).to(device)
             target = torch.where(amount > 0, dilate(ink), erode(ink))
             ink = ink + amount.abs() * (target - ink)
 
@@ -205,18 +213,19 @@ class Augment:
         zoom = uniform(*self.scale)
         zoom_x = zoom * uniform(1 - self.aspect, 1 + self.aspect)
         # affine_grid maps output coordinates to input coordinates in [-1, 1] units, so the
-        # inverse transform goes in: un-rotate, un-slant, divide by the zoom.
+        # inverse transform goes in: un-rotate, un-slant, divide by the zoom. These (n, 2, 3)
+        # numbers are built where the random ones were drawn and moved to the images in one copy.
         cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.zeros(n, 2, 3)
+        theta = torch.zeros(n, 2, 3, device=angle.device)
         theta[:, 0, 0], theta[:, 0, 1] = cos / zoom_x, (sin + shear * cos) / zoom_x
         theta[:, 1, 0], theta[:, 1, 1] = -sin / zoom, (cos - shear * sin) / zoom
         theta[:, 0, 2] = uniform(-self.translate, self.translate) * 2 / w
         theta[:, 1, 2] = uniform(-self.translate, self.translate) * 2 / h
-        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        grid = F.affine_grid(theta.to(device), list(images.shape), align_corners=False)
         if self.elastic:
             # a coarse 4x4 random field, upsampled smoothly: gentle, stroke-scale wobbles
             coarse = uniform(-1, 1, n, 2, 16) * (2 * self.elastic / max(h, w))
-            grid = grid + torch.einsum("nck,khw->nhwc", coarse, smooth_basis(h, w))
+            grid = grid + torch.einsum("nck,khw->nhwc", coarse.to(device), smooth_basis(h, w, device))
         out = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out + background
 

@@ -6,11 +6,22 @@ brush of another width, given crisp anti-aliased edges, scaled to a random size 
 at a random place on a 280x280 RGBA canvas (white strokes, transparent background, as
 streamlit-drawable-canvas returns them). The canvases then go through the app's own
 preprocessing, so a model's accuracy on them measures what a class would see.
+
+Rendering the 10,000 test digits takes minutes (the app's preprocessing, one canvas at a
+time), so ``cached_drawn_inputs`` renders them once per data set and keeps the result on
+disk (see ``cache_dir``), keyed by the digits, the seed and the rendering code itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import functools
+import hashlib
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +36,7 @@ STROKE_RADII = (-2, -1, 0, 1, 2, 3, 4)  # pixels at WORK scale: MNIST strokes ar
 SIZE = (60, 250)  # the drawing's longer side on the canvas, pixels
 EDGE_TOUCH = 0.1  # share of drawings pushed against a canvas edge
 BATCH = 500
+CACHE_ENV = "MNIST_SMALL_CACHE"
 
 
 def disk(radius: int) -> torch.Tensor:
@@ -99,3 +111,105 @@ def drawn_inputs(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
     images = [prepare(c).image for c in canvases(digits, seed)]
     blank = np.zeros((28, 28), np.float32)
     return torch.from_numpy(np.stack([blank if im is None else im for im in images]))[:, None]
+
+
+def cache_dir() -> Path:
+    """Where rendered drawn MNIST is kept: ``$MNIST_SMALL_CACHE``, else ``$XDG_CACHE_HOME/mnist_small``,
+    else ``~/.cache/mnist_small``. Not the data folder, which may be shared and read-only."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist_small"
+
+
+def rendering_sources() -> list[Path]:
+    """The code whose output the cache holds: this module, the app's preprocessing (a module
+    or a package) and data.py, which the preprocessing imports."""
+    from . import data, preprocess
+
+    entry = Path(preprocess.__file__)
+    return [Path(__file__), Path(data.__file__), *(sorted(entry.parent.rglob("*.py")) if entry.name == "__init__.py" else [entry])]
+
+
+@functools.cache
+def code_key() -> str:
+    """A hash of the rendering code's source (and of torch's and numpy's versions) rather than a
+    version number to bump by hand: a change anywhere in drawn.py or the preprocessing that
+    someone forgot to bump for would otherwise score every model on stale drawings. An edit
+    that changes nothing costs one needless re-render."""
+    digest = hashlib.sha256(f"torch {torch.__version__} numpy {np.__version__}".encode())
+    for path in rendering_sources():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_path(digits: torch.Tensor, seed: int = 0) -> Path:
+    """The cache file of ``drawn_inputs(digits, seed)``: named by a checksum of the digits' pixels,
+    the seed and ``code_key()``."""
+    digest = hashlib.sha256(digits.cpu().numpy().tobytes())
+    digest.update(f"{tuple(digits.shape)} seed {seed} code {code_key()}".encode())
+    return cache_dir() / f"drawn-{digest.hexdigest()[:24]}.npy"
+
+
+def read_cache(path: Path, n: int) -> torch.Tensor | None:
+    """The cached images if ``path`` holds ``n`` of them, intact; None if missing or unreadable."""
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # missing, truncated or not an .npy file at all
+        return None
+    if images.shape != (n, 1, 28, 28) or images.dtype.kind != "f" or not (np.all(images >= 0) and np.all(images <= 1)):
+        return None
+    return torch.from_numpy(images)
+
+
+def write_cache(path: Path, images: torch.Tensor) -> None:
+    """Write to a temporary file in the same folder, then rename it over ``path`` in one step:
+    a reader (another worker) sees the whole file or none, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, images.numpy())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (POSIX), so that two workers needing the same
+    rendering at once render it once: the second waits, then reads the first one's file.
+    Without ``fcntl`` (Windows) or a writable folder, no lock: both render, the last rename wins."""
+    try:
+        import fcntl
+
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")  # noqa: SIM115 (closed below, when the lock is released)
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def cached_drawn_inputs(digits: torch.Tensor, seed: int = 0, log: Callable[[str], None] | None = None) -> torch.Tensor:
+    """``drawn_inputs(digits, seed)``, rendered once and then read back from ``cache_dir()`` in a
+    fraction of a second. A missing or corrupt cache file is rendered (again), and so is one
+    made by other rendering code (another key, another file); a cache folder that cannot be
+    written to only costs the rendering, with a warning."""
+    path = cache_path(digits, seed)
+    images = read_cache(path, len(digits))
+    if images is not None:
+        return images
+    with exclusive(path.with_suffix(".lock")):
+        images = read_cache(path, len(digits))  # rendered by another worker while this one waited
+        if images is None:
+            if log is not None:
+                log(f"rendering drawn MNIST ({len(digits):,} digits; once, then cached in {path.parent})")
+            images = drawn_inputs(digits, seed)
+            try:
+                write_cache(path, images)
+            except OSError as err:
+                warnings.warn(f"drawn MNIST could not be cached in {path.parent} ({err}); it will be rendered again", stacklevel=2)
+    return images

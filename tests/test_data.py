@@ -121,3 +121,43 @@ def test_no_augmentation_is_identity():
     assert Augment()(images, torch.Generator()) is images
     identity = Augment(scale=(1.0, 1.0), rotation=1e-9)
     assert torch.allclose(identity(images, torch.Generator().manual_seed(0)), images, atol=1e-4)
+
+
+EVERYTHING = Augment(rotation=15, translate=2, scale=(0.9, 1.1), shear=10, stroke=0.4, aspect=0.15, elastic=1.5)
+
+
+def test_augmentation_gives_the_recorded_jitter_for_a_seed(mnist):
+    """Pins the order of the random draws and the arithmetic, so a checkpoint's training history
+    can be replayed: figures recorded when augmentation still ran on the CPU only (the tolerance
+    covers CPUs rounding differently, not another draw)."""
+    generator = torch.Generator().manual_seed(0)
+    ink = EVERYTHING(normalize(mnist.train_images[:6]), generator) + MEAN / STD
+    assert ink.sum(dim=(1, 2, 3)).tolist() == pytest.approx([322.385, 470.67, 185.261, 174.165, 226.799, 446.009], abs=0.01)
+    assert ink[:, 0, 14, :].sum(1).tolist() == pytest.approx([13.437, 21.624, 30.656, 8.042, 16.928, 12.283], abs=0.01)
+    assert torch.rand(1, generator=generator).item() == pytest.approx(0.8058562278747559), "as many draws as before"
+
+
+def test_augmentation_runs_on_the_batchs_device():
+    """On the meta device (shapes only, no numbers) any step left on the CPU fails: mixing a CPU
+    tensor with a meta one is an error, as with a GPU batch."""
+    images = torch.zeros(8, 1, 28, 28, device="meta")
+    for augment in (EVERYTHING, Augment(rotation=7, translate=2)):
+        out = augment(images, torch.Generator().manual_seed(0))
+        assert out.device.type == "meta" and out.shape == images.shape
+
+
+ACCELERATORS = [
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
+    pytest.param("mps", marks=pytest.mark.skipif(not torch.backends.mps.is_available(), reason="no MPS device")),
+]
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_augmentation_on_an_accelerator_matches_the_cpu(mnist, device):
+    images = normalize(mnist.train_images[:64])
+    on_cpu, on_device = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    expected = EVERYTHING(images, on_cpu)
+    out = EVERYTHING(images.to(device), on_device)
+    assert out.device.type == device
+    torch.testing.assert_close(out.cpu(), expected, atol=1e-4, rtol=1e-4)
+    assert torch.equal(on_cpu.get_state(), on_device.get_state()), "the same random numbers were drawn"
