@@ -24,8 +24,9 @@ from pathlib import Path
 
 import torch
 
-from mnist_small.checkpoints import CheckpointError, meta_path, read_meta
+from mnist_small.checkpoints import CheckpointError, meta_path, read_run
 from mnist_small.data import DataError, load_mnist
+from mnist_small.records import RunRecord
 from mnist_small.registry import REGISTRY
 from mnist_small.training import Tensors, resolve_device, train_model
 
@@ -72,7 +73,7 @@ def end_with_parent() -> None:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) -> dict:
+def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) -> RunRecord:
     torch.set_num_threads(threads)
     data = tensors(args.data_dir, args.device, drawn=not (args.validation or args.train_subset))
     return train_model(
@@ -93,8 +94,8 @@ def last_seconds(name: str, out: str) -> float:
     else of the shipped one (a fresh --out has none), else 0."""
     for folder in (Path(out), SHIPPED):
         try:
-            return float(read_meta(meta_path(folder, name))["train_seconds"])
-        except (CheckpointError, KeyError, TypeError, ValueError):
+            return read_run(meta_path(folder, name)).train_seconds
+        except CheckpointError:
             continue
     return 0.0
 
@@ -117,15 +118,14 @@ def ready_to_start(waiting: list[str], running: list[str], jobs: int) -> list[st
     return ready[: max(0, jobs - len(running))]
 
 
-def summary_table(results: list[dict]) -> str:
+def summary_table(results: list[RunRecord]) -> str:
     header = f"{'model':<24} {'params':>7} {'final acc':>10} {'best acc':>9} {'best ep':>8} {'epochs':>7} {'time':>8} {'drawn acc':>10}"
     lines = [header, "-" * len(header)]
-    for meta in results:
-        history = meta["history"]
-        best = max(history, key=lambda h: h["test_acc"])
+    for run in results:
+        drawn = f"{run.drawn_acc:>9.2f}%" if run.drawn_acc is not None else f"{'-':>10}"
         lines.append(
-            f"{meta['name']:<24} {meta['params']:>7,} {history[-1]['test_acc']:>9.2f}% {best['test_acc']:>8.2f}% "
-            f"{best['epoch']:>8} {len(history):>7} {meta['train_seconds']:>7.0f}s {meta.get('drawn_acc', float('nan')):>9.2f}%"
+            f"{run.name:<24} {run.params:>7,} {run.final_acc:>9.2f}% {run.best.test_acc:>8.2f}% "
+            f"{run.best.epoch:>8} {len(run.history):>7} {run.train_seconds:>7.0f}s {drawn}"
         )
     return "\n".join(lines)
 

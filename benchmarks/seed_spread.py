@@ -15,7 +15,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from mnist_small.checkpoints import meta_path, read_meta
+from mnist_small.checkpoints import meta_path, read_run
 
 
 def main() -> None:
@@ -26,13 +26,13 @@ def main() -> None:
     print("| model | seeds | MNIST test, final epoch: mean ± std | each seed | drawn MNIST: mean ± std | train time (mean) |")
     print("| --- | --- | ---: | --- | ---: | ---: |")
     for name in args.models:
-        metas = [read_meta(meta_path(folder, name)) for folder in args.folders]
-        accs = [m["history"][-1]["test_acc"] for m in metas]
-        drawn = [m["drawn_acc"] for m in metas if "drawn_acc" in m]
-        seeds = ", ".join(str(m["seed"]) for m in metas)
+        runs = [read_run(meta_path(folder, name)) for folder in args.folders]
+        accs = [run.final_acc for run in runs]
+        drawn = [run.drawn_acc for run in runs if run.drawn_acc is not None]
+        seeds = ", ".join(str(run.seed) for run in runs)
         each = " / ".join(f"{a:.2f}" for a in accs)
         drawn_text = f"{statistics.mean(drawn):.2f} ± {statistics.stdev(drawn):.2f}%" if len(drawn) > 1 else "-"
-        seconds = statistics.mean(m["train_seconds"] for m in metas)
+        seconds = statistics.mean(run.train_seconds for run in runs)
         print(
             f"| `{name}` | {seeds} | {statistics.mean(accs):.2f} ± {statistics.stdev(accs):.2f}% | {each} | {drawn_text} | {seconds:.0f} s |"
         )

@@ -1,23 +1,26 @@
-"""Command line: ``python -m mnist_small evaluate|predict``.
+"""Command line: ``mnist-small evaluate|predict|table`` (or ``python -m mnist_small ...``).
 
-python -m mnist_small evaluate --data-dir ../shared/mnist [--drawn [--record]] [--json]
-python -m mnist_small predict digit.png other.jpg [--json]
+mnist-small evaluate --data-dir ../shared/mnist [--drawn [--record]] [--json]
+mnist-small predict digit.png other.jpg [--json]
+mnist-small table
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import torch
 
-from .checkpoints import LoadedModel, load_all, save_meta
+from .checkpoints import LoadedModel, load_all, save_run
 from .data import DataError, load_mnist, normalize
 from .drawn import drawn_inputs
 from .inference import probabilities
 from .preprocess import load_image, prepare
+from .settings import CHECKPOINTS_ENV, DATA_ENV, checkpoint_dir, data_dir
 from .training import evaluate
 
 
@@ -31,11 +34,11 @@ def load_models(ckpt_dir: Path) -> dict[str, LoadedModel]:
     return loaded
 
 
-def record_drawn_accuracy(ckpt_dir: Path, meta: dict, drawn_accuracy: float) -> None:
+def record_drawn_accuracy(ckpt_dir: Path, loaded: LoadedModel, drawn_accuracy: float) -> None:
     """Store a re-measured drawn-MNIST accuracy in a checkpoint's JSON (atomically). Drawn
     MNIST goes through the app's preprocessing, so a change there changes it; the weights
     and the training history stay as the training run wrote them."""
-    save_meta({**meta, "drawn_acc": drawn_accuracy}, ckpt_dir)
+    save_run(dataclasses.replace(loaded.run, drawn_acc=drawn_accuracy), ckpt_dir)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -53,11 +56,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = {}
     for name, loaded in models.items():
         _, accuracy, _ = evaluate(loaded.model, images, data.test_labels)
-        report[name] = {"params": loaded.meta["params"], "accuracy": round(accuracy, 4), "recorded_accuracy": loaded.final_acc}
+        report[name] = {"params": loaded.run.params, "accuracy": round(accuracy, 4), "recorded_accuracy": loaded.run.final_acc}
         if drawn is not None:
             report[name]["drawn_accuracy"] = round(evaluate(loaded.model, drawn, data.test_labels)[1], 4)
             if args.record:
-                record_drawn_accuracy(args.checkpoints, loaded.meta, report[name]["drawn_accuracy"])
+                record_drawn_accuracy(args.checkpoints, loaded, report[name]["drawn_accuracy"])
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -111,23 +114,26 @@ def cmd_table(args: argparse.Namespace) -> int:
     print("| model | write-up | params | MNIST test, final epoch | best (epoch) | write-up's best | drawn MNIST | epochs | train time |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, loaded in models.items():
-        meta, spec = loaded.meta, loaded.spec
-        best = max(meta["history"], key=lambda h: h["test_acc"])
-        drawn = f"{meta['drawn_acc']:.2f}%" if "drawn_acc" in meta else "-"
-        reported = f"{spec.reported_best_acc:.2f}%" if spec.reported_best_acc else "-"
+        run, spec = loaded.run, loaded.spec
+        drawn = f"{run.drawn_acc:.2f}%" if run.drawn_acc is not None else "-"
+        reported = f"{spec.reported_best_acc:.2f}%" if spec.reported_best_acc is not None else "-"
         print(
-            f"| `{name}` | {spec.source[:3] if spec.source[:3].isdigit() else spec.source} | {meta['params']:,} | {loaded.final_acc:.2f}% | "
-            f"{best['test_acc']:.2f}% ({best['epoch']}) | {reported} | {drawn} | {len(meta['history'])} | {meta['train_seconds']:.0f} s |"
+            f"| `{name}` | {spec.writeup or 'ours'} | {run.params:,} | {run.final_acc:.2f}% | "
+            f"{run.best.test_acc:.2f}% ({run.best.epoch}) | {reported} | {drawn} | {len(run.history)} | {run.train_seconds:.0f} s |"
         )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_small", description="Evaluate the shipped models or classify image files.")
-    parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="checkpoint folder (default: checkpoints)")
+    parser = argparse.ArgumentParser(prog="mnist-small", description="Evaluate the shipped models or classify image files.")
+    parser.add_argument(
+        "--checkpoints", type=Path, default=checkpoint_dir(), help=f"checkpoint folder (default: ${CHECKPOINTS_ENV}, else checkpoints)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="accuracy of every checkpoint on the 10,000 MNIST test images")
-    ev.add_argument("--data-dir", default="data", help="folder with MNIST/raw/ (default: data; downloaded if missing)")
+    ev.add_argument(
+        "--data-dir", type=Path, default=data_dir(), help=f"folder with MNIST/raw/ (default: ${DATA_ENV}, else data; downloaded if missing)"
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ev.add_argument(
         "--drawn", action="store_true", help="also measure accuracy on drawn MNIST: the test digits re-drawn as on the app's canvas"

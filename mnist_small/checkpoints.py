@@ -2,14 +2,17 @@
 
 Writes are atomic (temp file + rename), so a crash leaves the previous version, never a
 half-written file. Loading validates everything and raises ``CheckpointError`` naming the
-file and the reason, so the app can show one broken model as unavailable.
+file and the reason, so the app can show one broken model as unavailable. A run in progress
+also keeps ``<name>.resume.pt`` (optimizer and scheduler state), so it can continue.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from .registry import REGISTRY, ModelSpec
-
-REQUIRED_KEYS = ("name", "params", "recipe", "history", "epochs_completed")
+from .models import count_params
+from .records import RunRecord
+from .registry import REGISTRY, ModelSpec, Recipe
 
 
 class CheckpointError(RuntimeError):
@@ -35,22 +38,18 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class LoadedModel:
-    """A ready-to-use model (eval mode, CPU) with its checkpoint metadata."""
+    """A ready-to-use model (eval mode, CPU) with its checkpoint record."""
 
     spec: ModelSpec
     model: nn.Module
-    meta: dict[str, Any]
+    run: RunRecord
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    @property
-    def final_acc(self) -> float:
-        return self.meta["history"][-1]["test_acc"]
 
-
-def atomic_write(path: Path, write: callable) -> None:
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     """Call ``write(tmp_path)`` then rename the result over ``path`` in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -72,47 +71,50 @@ def meta_path(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / f"{name}.json"
 
 
-def save_checkpoint(model: nn.Module, meta: dict[str, Any], out_dir: Path) -> None:
-    """Write the weights, then the metadata; both carry the epoch so a mismatch is caught."""
-    name = meta["name"]
+def save_checkpoint(model: nn.Module, run: RunRecord, out_dir: Path) -> None:
+    """Write the weights, then the record; both carry the epoch so a mismatch is caught."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tag = {"model": name, "epoch": str(meta["epochs_completed"])}
-    atomic_write(weights_path(out_dir, name), lambda p: save_file(tensors, str(p), metadata=tag))
-    save_meta(meta, out_dir)
+    tag = {"model": run.name, "epoch": str(run.epochs_completed)}
+    atomic_write(weights_path(out_dir, run.name), lambda p: save_file(tensors, str(p), metadata=tag))
+    save_run(run, out_dir)
 
 
-def save_meta(meta: dict[str, Any], out_dir: Path) -> None:
+def save_run(run: RunRecord, out_dir: Path) -> None:
     """Write a checkpoint's JSON on its own (atomically), e.g. to record a re-measured figure."""
-    text = json.dumps(meta, indent=1)
-    atomic_write(meta_path(out_dir, meta["name"]), lambda p: p.write_text(text))
+    text = json.dumps(run.to_dict(), indent=1)
+    atomic_write(meta_path(out_dir, run.name), lambda p: p.write_text(text))
 
 
-def read_meta(path: Path) -> dict[str, Any]:
+def read_run(path: Path) -> RunRecord:
     """Parse and check a checkpoint's JSON."""
     if not path.is_file():
         raise CheckpointError(path, "file is missing")
     try:
-        meta = json.loads(path.read_text())
+        stored = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(path, f"not valid JSON ({err})") from err
-    if not isinstance(meta, dict):
+    if not isinstance(stored, dict):
         raise CheckpointError(path, "expected a JSON object")
-    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    missing = [k for k in ("name", "params", "recipe", "history") if k not in stored]
     if missing:
         raise CheckpointError(path, f"missing keys: {', '.join(missing)}")
-    if not meta["history"]:
+    try:
+        run = RunRecord.from_dict(stored)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(path, f"not a checkpoint record this version can read ({err})") from err
+    if not run.history:
         raise CheckpointError(path, "history is empty: no epoch was completed")
-    return meta
+    return run
 
 
 def load_checkpoint(name: str, ckpt_dir: Path) -> LoadedModel:
     """Build the registered architecture and load its checkpoint, validating both files."""
     ckpt_dir = Path(ckpt_dir)
     json_file, weights_file = meta_path(ckpt_dir, name), weights_path(ckpt_dir, name)
-    meta = read_meta(json_file)
-    spec = REGISTRY.get(meta["name"])
-    if spec is None or meta["name"] != name:
-        raise CheckpointError(json_file, f"names model {meta['name']!r}, which is not a registered model {name!r}")
+    run = read_run(json_file)
+    spec = REGISTRY.get(run.name)
+    if spec is None or run.name != name:
+        raise CheckpointError(json_file, f"names model {run.name!r}, which is not a registered model {name!r}")
     if not weights_file.is_file():
         raise CheckpointError(weights_file, "file is missing")
     try:
@@ -121,11 +123,10 @@ def load_checkpoint(name: str, ckpt_dir: Path) -> LoadedModel:
             tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(weights_file, f"corrupt or truncated safetensors file ({err})") from err
-    if tag.get("epoch") != str(meta["epochs_completed"]):
+    if tag.get("epoch") != str(run.epochs_completed):
         raise CheckpointError(
             weights_file,
-            f"weights are from epoch {tag.get('epoch')} but {json_file.name} describes epoch "
-            f"{meta['epochs_completed']}; re-run train.py --resume",
+            f"weights are from epoch {tag.get('epoch')} but {json_file.name} describes epoch {run.epochs_completed}; re-run train.py --resume",
         )
     model = spec.build()
     try:
@@ -133,11 +134,11 @@ def load_checkpoint(name: str, ckpt_dir: Path) -> LoadedModel:
     except RuntimeError as err:
         detail = str(err).split("\n\t", 1)[-1].replace("\n\t", "; ")
         raise CheckpointError(weights_file, f"weights do not match the {name} architecture: {detail}") from err
-    params = sum(p.numel() for p in model.parameters())
-    if params != meta["params"]:
-        raise CheckpointError(json_file, f"records {meta['params']} parameters, the architecture has {params}")
+    params = count_params(model)
+    if params != run.params:
+        raise CheckpointError(json_file, f"records {run.params} parameters, the architecture has {params}")
     model.eval()
-    return LoadedModel(spec=spec, model=model, meta=meta)
+    return LoadedModel(spec=spec, model=model, run=run)
 
 
 def available_names(ckpt_dir: Path) -> list[str]:
@@ -157,9 +158,56 @@ def load_all(ckpt_dir: Path) -> tuple[dict[str, LoadedModel], dict[str, str]]:
     return loaded, failed
 
 
-def torch_load_state(path: Path) -> dict[str, Any]:
-    """Load a resume-state file written by training (our own file; plain tensors and numbers)."""
+def resume_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / f"{name}.resume.pt"
+
+
+def same_recipe(stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a stored recipe trains the same way as the current one: a field added since then
+    counts as its default, and the notes (why it was chosen) do not count."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return dataclasses.replace(Recipe.from_dict(stored), notes=()) == dataclasses.replace(Recipe.from_dict(current), notes=())
+    except (TypeError, ValueError):
+        return False
+
+
+def same_run(done: RunRecord, run: RunRecord) -> bool:
+    """Whether ``done`` was trained like ``run``: same recipe, seed and training images."""
+    same_data = (done.seed, done.data_sha256, done.train_images) == (run.seed, run.data_sha256, run.train_images)
+    return same_data and same_recipe(done.recipe, run.recipe)
+
+
+def finished_run(out_dir: Path, run: RunRecord) -> RunRecord | None:
+    """The record of a completed checkpoint trained like ``run``, if ``out_dir`` holds one."""
+    try:
+        done = read_run(meta_path(out_dir, run.name))
+    except CheckpointError:
+        return None
+    return done if done.complete and same_run(done, run) else None
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """Where an interrupted run stopped: its record and the state to continue training from."""
+
+    run: RunRecord
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+
+
+def save_resume_state(out_dir: Path, state: ResumeState) -> None:
+    payload = {"model": state.model, "optimizer": state.optimizer, "scheduler": state.scheduler, "meta": state.run.to_dict()}
+    atomic_write(resume_path(out_dir, state.run.name), lambda p: torch.save(payload, p))
+
+
+def load_resume_state(out_dir: Path, name: str) -> ResumeState | None:
+    """The saved state of an interrupted run of ``name``, or None; raises CheckpointError for a damaged file."""
+    path = resume_path(out_dir, name)
+    if not path.exists():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # our own file: plain tensors and numbers
+        return ResumeState(RunRecord.from_dict(payload["meta"]), payload["model"], payload["optimizer"], payload["scheduler"])
     except Exception as err:  # torch raises many types for a damaged file
         raise CheckpointError(path, f"unreadable resume state ({err})") from err

@@ -27,6 +27,10 @@ def conv_bn_relu(c_in: int, c_out: int, k: int = 3, pad: int = 0, bias: bool = F
     return [conv(c_in, c_out, k, pad=pad, bias=bias), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 class Net(nn.Sequential):
     """A Sequential that flattens before a Linear and at the end, and can apply ReLU
     after chosen layers without listing it as a layer.
@@ -50,7 +54,7 @@ class Net(nn.Sequential):
         return x.flatten(1)
 
 
-def bn_dropout_gap_7k(dropout: float = 0.05) -> Net:
+def gap_bn_dropout_7_5k(dropout: float) -> Net:
     """Write-up 000: 7,544 params; 1x1 transition, BN + dropout everywhere, GAP head."""
     return Net(
         *conv_relu_bn_drop(1, 16, dropout),  # 26
@@ -66,7 +70,7 @@ def bn_dropout_gap_7k(dropout: float = 0.05) -> Net:
     )
 
 
-def conv5x5_linear_20k(dropout: float = 0.1) -> Net:
+def conv5x5_linear_19_9k(dropout: float) -> Net:
     """Write-up 001: 19,898 params; four biased 5x5 convs, two BN, GAP + linear head."""
     layers = [
         conv(1, 16, k=5, pad=2, bias=True),  # 0: 28
@@ -85,9 +89,8 @@ def conv5x5_linear_20k(dropout: float = 0.1) -> Net:
     return Net(*layers, relu_after=frozenset({1, 2, 6, 7}))
 
 
-def wide_gap_fc_18k(dropout: float = 0.0) -> Net:
+def wide_gap_fc_18_2k() -> Net:
     """Write-up 002, model_v0: 18,214 params; same-padded convs widening 4->40, GAP + FC."""
-    del dropout  # model_v0 has no dropout layer
     return Net(
         *conv_bn_relu(1, 4, pad=1),
         *conv_bn_relu(4, 8, pad=1),
@@ -101,7 +104,7 @@ def wide_gap_fc_18k(dropout: float = 0.0) -> Net:
     )
 
 
-def christmas_tree_11k(dropout: float = 0.05) -> Net:
+def christmas_tree_11_0k(dropout: float) -> Net:
     """Write-up 002, model_v1: 10,970 params; expand/squeeze "christmas tree", 7x7 head conv."""
     return Net(
         *conv_bn_relu(1, 10),  # 26
@@ -118,7 +121,7 @@ def christmas_tree_11k(dropout: float = 0.05) -> Net:
     )
 
 
-def tiny_1x1_squeeze_4k(dropout: float = 0.05) -> Net:
+def squeeze1x1_4_2k(dropout: float) -> Net:
     """Write-up 002, model_v2: 4,232 params; 1x1 squeezes and a 5x5 average-pool head."""
     return Net(
         *conv_bn_relu(1, 4, pad=1),
@@ -137,7 +140,7 @@ def tiny_1x1_squeeze_4k(dropout: float = 0.05) -> Net:
     )
 
 
-def padded_gap_8k(dropout: float = 0.05) -> Net:
+def padded_gap_7_9k(dropout: float) -> Net:
     """Write-up 002, model_v3: 7,932 params; same-padded blocks, 1x1 squeeze, GAP + 1x1 head."""
     return Net(
         *conv_bn_relu(1, 8, pad=1),
@@ -156,9 +159,8 @@ def padded_gap_8k(dropout: float = 0.05) -> Net:
     )
 
 
-def three_blocks_linear_10k(dropout: float = 0.0) -> Net:
+def three_blocks_9_6k() -> Net:
     """Write-up 003: 9,594 params; three conv blocks (biased convs + BN), linear head."""
-    del dropout  # the write-up uses no dropout
     return Net(
         *conv_bn_relu(1, 8, bias=True),  # 26
         *conv_bn_relu(8, 16, bias=True),  # 24
@@ -172,7 +174,7 @@ def three_blocks_linear_10k(dropout: float = 0.0) -> Net:
     )
 
 
-def depthwise_separable_6k(dropout: float = 0.05) -> Net:
+def depthwise_6_5k(dropout: float) -> Net:
     """Write-up 004: 6,456 params; depthwise 3x3 + pointwise 1x1 pairs replace full convs."""
 
     def separable(c_in: int, c_out: int) -> list[nn.Module]:
@@ -206,13 +208,12 @@ def separable_block(c_in: int, c_out: int) -> list[nn.Module]:
     return [conv(c_in, c_in, groups=c_in, pad=1), conv(c_in, c_out, k=1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
-def ours_separable_gdc_5k(dropout: float = 0.0) -> Net:
+def ours_separable_gdc_5_0k() -> Net:
     """Ours, 4,994 params: a plain 3x3 stem, depthwise-separable blocks widening to 32
     channels at 14x14 and 7x7, and a global depthwise conv head (as in MobileFaceNet): the
     7x7 map is pooled to 3x3 and each channel gets its own 3x3 filter down to 1x1, a learned
     weighting of where a feature sits (a stroke at the top of a 7 is not one at the bottom
     of a 2), where global average pooling treats every position alike."""
-    del dropout  # augmentation regularises enough at this size
     return Net(
         *conv_bn_relu(1, 12, pad=1),
         *separable_block(12, 24),
@@ -227,10 +228,9 @@ def ours_separable_gdc_5k(dropout: float = 0.0) -> Net:
     )
 
 
-def ours_separable_2k(dropout: float = 0.0) -> Net:
+def ours_separable_2_0k() -> Net:
     """Ours, 1,986 params: the plan of the 5.0k model at two thirds of the width, with one
     block fewer and global average pooling (a depthwise head would break the 2,000 budget)."""
-    del dropout
     return Net(
         *conv_bn_relu(1, 8, pad=1),
         *separable_block(8, 16),

@@ -11,6 +11,8 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
+from .records import EpochRecord
+
 DIGITS = [str(d) for d in range(10)]
 ACCENT, MUTED, DRAWN = "#d62728", "#9db4cf", "#1f77b4"
 FONT = {"size": 16}
@@ -82,7 +84,7 @@ def curve_colours(names: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
-def training_curves(histories: dict[str, Sequence[dict]]) -> list[go.Figure]:
+def training_curves(histories: dict[str, Sequence[EpochRecord]]) -> list[go.Figure]:
     """Loss, accuracy and learning rate per epoch, as three charts (side by side on a wide screen,
     stacked on a phone); train dotted, test solid; colours from ``curve_colours``, no legends."""
     colours = curve_colours(list(histories))
@@ -90,14 +92,14 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> list[go.Figure]:
     splits = {"loss": ("train", "test"), "acc": ("train", "test"), "lr": ("",)}
     figures = {metric: go.Figure() for metric in panels}
     for name, history in histories.items():
-        epochs = [h["epoch"] for h in history]
+        epochs = [h.epoch for h in history]
         for metric, fig in figures.items():
             for split in splits[metric]:
                 key = f"{split}_{metric}" if split else metric
                 fig.add_trace(
                     go.Scatter(
                         x=epochs,
-                        y=[h[key] for h in history],
+                        y=[getattr(h, key) for h in history],
                         name=f"{name} {split or metric}",
                         line={"color": colours[name], "dash": "dot" if split == "train" else "solid"},
                         mode="lines+markers",
@@ -107,7 +109,9 @@ def training_curves(histories: dict[str, Sequence[dict]]) -> list[go.Figure]:
     # 1-2-5 ticks: a loss curve often spans less than one decade, where decade ticks show one label
     loss_ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
     figures["loss"].update_yaxes(type="log", tickvals=loss_ticks, ticktext=[f"{t:g}" for t in loss_ticks])
-    later_accuracies = [h[f"{split}_acc"] for history in histories.values() for h in history[1:] or history for split in ("train", "test")]
+    later_accuracies = [
+        getattr(h, f"{split}_acc") for history in histories.values() for h in history[1:] or history for split in ("train", "test")
+    ]
     if later_accuracies:  # the first epoch's low accuracy would squash the interesting range
         figures["acc"].update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2])
     for metric, fig in figures.items():

@@ -2,13 +2,13 @@
 torchsummary-style layer table, MACs and size, the model card, the training history, the
 test-set mistakes, and the zoo's agreement on a drawing.
 
-The app reads checkpoint metadata only through these functions (never ``LoadedModel.meta``
+The app reads checkpoint records only through these functions (never ``LoadedModel.run``
 itself), so the checkpoint format can change in one place."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,8 @@ from torch import nn
 from .checkpoints import LoadedModel
 from .data import Augment
 from .inference import outputs_of
+from .models import count_params
+from .records import EpochRecord, Misread
 from .registry import Recipe
 
 
@@ -67,10 +69,6 @@ def feature_map_layers(model: nn.Module) -> list[Layer]:
     return [row for row in layer_table(model) if len(row.output_shape) == 3 and row.output_shape[1] > 1]
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def weights_kb(model: nn.Module) -> float:
     """Size of the stored weights and buffers (fp32) in kilobytes."""
     tensors = list(model.parameters()) + list(model.buffers())
@@ -80,21 +78,20 @@ def weights_kb(model: nn.Module) -> float:
 def model_card(loaded: LoadedModel) -> dict:
     """Everything the app's model card shows, from the architecture and the checkpoint."""
     layers = layer_table(loaded.model)
-    history = loaded.meta["history"]
-    best = max(history, key=lambda h: h["test_acc"])
+    run = loaded.run
     return {
         "layers": [{"layer": row.label, "output shape": "x".join(map(str, row.output_shape)), "params": row.params} for row in layers],
         "params": count_params(loaded.model),
         "macs": sum(row.macs for row in layers),
         "weights_kb": weights_kb(loaded.model),
-        "final_acc": history[-1]["test_acc"],
-        "drawn_acc": loaded.meta.get("drawn_acc"),  # None until measured (evaluate --drawn --record)
-        "best_acc": best["test_acc"],
-        "best_epoch": best["epoch"],
-        "epochs": len(history),
-        "train_seconds": loaded.meta["train_seconds"],
-        "recipe": readable_recipe(loaded.meta["recipe"]),
-        "source": loaded.meta.get("source", ""),
+        "final_acc": run.final_acc,
+        "drawn_acc": run.drawn_acc,  # None until measured (evaluate --drawn --record)
+        "best_acc": run.best.test_acc,
+        "best_epoch": run.best.epoch,
+        "epochs": len(run.history),
+        "train_seconds": run.train_seconds,
+        "recipe": readable_recipe(run.recipe),
+        "source": run.source or "ours (not from a write-up)",
         "description": loaded.spec.description,  # the registry's, kept up to date; the JSON keeps the one it was trained with
     }
 
@@ -116,29 +113,29 @@ def training_augment(loaded: LoadedModel) -> Augment:
     """The augmentation the training run used, as its checkpoint stored it; the registry's for a
     recipe from another version that this one cannot read."""
     try:
-        return Recipe.from_dict(loaded.meta["recipe"]).augment
+        return Recipe.from_dict(loaded.run.recipe).augment
     except (TypeError, ValueError):
         return loaded.spec.recipe.augment
 
 
 def teacher(loaded: LoadedModel) -> str:
     """The model this one learned from (knowledge distillation), as its checkpoint stored it; "" if none."""
-    return loaded.meta["recipe"].get("teacher") or ""
+    return loaded.run.recipe.get("teacher") or ""
 
 
-def histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> dict[str, list[dict]]:
+def histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> dict[str, Sequence[EpochRecord]]:
     """The per-epoch history (losses, accuracies, learning rate) of each named model, for the training curves."""
-    return {name: models[name].meta["history"] for name in names}
+    return {name: models[name].run.history for name in names}
 
 
-def misclassified(loaded: LoadedModel) -> list[dict]:
-    """The test images the final model gets wrong: ``{"index", "label", "predicted"}`` each."""
-    return loaded.meta.get("misclassified", [])
+def misclassified(loaded: LoadedModel) -> Sequence[Misread]:
+    """The test images the final model gets wrong."""
+    return loaded.run.misclassified
 
 
-def confusion_matrix(loaded: LoadedModel) -> list[list[int]]:
-    """10x10 test-set counts of the final model: rows the true digit, columns the predicted one."""
-    return loaded.meta["confusion_matrix"]
+def confusion_matrix(loaded: LoadedModel) -> Sequence[Sequence[int]] | None:
+    """10x10 test-set counts of the final model: rows the true digit, columns the predicted one; None if not stored."""
+    return loaded.run.confusion_matrix
 
 
 def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
@@ -162,18 +159,18 @@ def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
     return rows
 
 
-def mistake_pairs(misclassified: list[dict]) -> list[tuple[int, int, int]]:
+def mistake_pairs(misclassified: Sequence[Misread]) -> list[tuple[int, int, int]]:
     """(true digit, predicted digit, how many) for a checkpoint's misclassified test images,
     the most frequent confusion first: the pairs a class can look at one by one."""
-    counts = Counter((m["label"], m["predicted"]) for m in misclassified)
+    counts = Counter((m.label, m.predicted) for m in misclassified)
     return sorted(((true, predicted, n) for (true, predicted), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))
 
 
-def mistakes_of(misclassified: list[dict], pair: tuple[int, int] | None = None) -> list[dict]:
+def mistakes_of(misclassified: Sequence[Misread], pair: tuple[int, int] | None = None) -> list[Misread]:
     """The misclassified test images with ``pair`` = (true digit, predicted digit); all of them for None."""
     if pair is None:
         return list(misclassified)
-    return [m for m in misclassified if (m["label"], m["predicted"]) == pair]
+    return [m for m in misclassified if (m.label, m.predicted) == pair]
 
 
 @dataclass(frozen=True)
@@ -191,13 +188,13 @@ class HardDigit:
         return min(counts, key=lambda digit: (-counts[digit], digit))
 
 
-def hardest_digits(misclassified: Mapping[str, list[dict]]) -> list[HardDigit]:
+def hardest_digits(misclassified: Mapping[str, Sequence[Misread]]) -> list[HardDigit]:
     """Every test digit some model misclassifies, the ones most models get wrong first, from each
     checkpoint's list of misclassified test images: what fools the whole zoo, not one model."""
     answers: dict[tuple[int, int], dict[str, int]] = {}
     for name, wrong in misclassified.items():
         for w in wrong:
-            answers.setdefault((w["index"], w["label"]), {})[name] = w["predicted"]
+            answers.setdefault((w.index, w.label), {})[name] = w.predicted
     hard = [HardDigit(index, label, by_model) for (index, label), by_model in answers.items()]
     return sorted(hard, key=lambda h: (-len(h.answers), h.index))
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import safetensors
@@ -26,9 +25,22 @@ import torchvision
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoints import CheckpointError, atomic_write, load_checkpoint, meta_path, read_meta, save_checkpoint, torch_load_state
+from .checkpoints import (
+    CheckpointError,
+    ResumeState,
+    finished_run,
+    load_checkpoint,
+    load_resume_state,
+    meta_path,
+    resume_path,
+    same_run,
+    save_checkpoint,
+    save_resume_state,
+)
 from .data import MNIST, normalize
 from .drawn import drawn_inputs
+from .models import count_params
+from .records import EpochRecord, Misread, RunRecord
 from .registry import ModelSpec, Recipe
 
 EVAL_BATCH = 1000
@@ -192,30 +204,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
-def resume_path(out_dir: Path, name: str) -> Path:
-    return Path(out_dir) / f"{name}.resume.pt"
-
-
-def finished_run(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
-    """The metadata of a completed checkpoint of the same recipe, seed and data, if any."""
-    try:
-        done = read_meta(meta_path(out_dir, meta["name"]))
-    except CheckpointError:
-        return None
-    keys = ("seed", "data_sha256", "train_images")
-    same = done.get("complete") and all(done.get(k) == meta[k] for k in keys) and same_recipe(done["recipe"], meta["recipe"])
-    return done if same else None
-
-
-def same_recipe(stored: dict, current: dict) -> bool:
-    """Whether a stored recipe trains the same way as the current one: a field added since then
-    counts as its default, and the notes (why it was chosen) do not count."""
-    try:
-        return dataclasses.replace(Recipe.from_dict(stored), notes=()) == dataclasses.replace(Recipe.from_dict(current), notes=())
-    except (TypeError, ValueError):
-        return False
-
-
 def load_teacher(recipe: Recipe, out_dir: Path, data: Tensors) -> nn.Module | None:
     """The trained model ``recipe.teacher`` from ``out_dir``; it must have finished training on the
     same images as the student (a validation run needs a teacher that never saw the validation images)."""
@@ -225,8 +213,8 @@ def load_teacher(recipe: Recipe, out_dir: Path, data: Tensors) -> nn.Module | No
     if not meta_path(out_dir, recipe.teacher).exists():
         raise CheckpointError(meta_path(out_dir, recipe.teacher), f"is missing; {hint}")
     teacher = load_checkpoint(recipe.teacher, out_dir)
-    meta = teacher.meta
-    if not (meta.get("complete") and meta["data_sha256"] == data.checksum and meta["train_images"] == len(data.train_x)):
+    done = teacher.run
+    if not (done.complete and done.data_sha256 == data.checksum and done.train_images == len(data.train_x)):
         raise CheckpointError(
             meta_path(out_dir, recipe.teacher), f"is not a finished run on the same {len(data.train_x):,} training images; {hint}"
         )
@@ -241,6 +229,24 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temper
     return F.kl_div(log_p, log_q, log_target=True, reduction="batchmean") * temperature**2
 
 
+def new_run(spec: ModelSpec, recipe: Recipe, data: Tensors, seed: int, evaluated_on: str) -> RunRecord:
+    """The record of a run before its first epoch."""
+    return RunRecord(
+        name=spec.name,
+        params=count_params(spec.build()),
+        recipe=recipe.to_dict(),
+        description=spec.description,
+        source=spec.source,
+        seed=seed,
+        device=data.train_x.device.type,
+        threads=torch.get_num_threads(),
+        train_images=len(data.train_x),
+        evaluated_on=evaluated_on,
+        data_sha256=data.checksum,
+        versions=library_versions(),
+    )
+
+
 def train_model(
     spec: ModelSpec,
     data: Tensors,
@@ -253,8 +259,8 @@ def train_model(
     log: Callable[[str], None] = tqdm.write,
     train_subset: int | None = None,
     validation: int | None = None,
-) -> dict[str, Any]:
-    """Train ``spec`` with its recipe, checkpointing every epoch; returns the final metadata.
+) -> RunRecord:
+    """Train ``spec`` with its recipe, checkpointing every epoch; returns the final record.
 
     ``epochs`` overrides the recipe's epoch count (the LR schedule is stretched to fit).
     ``train_subset`` trains on the first N images only (for quick tests); ``validation``
@@ -266,54 +272,29 @@ def train_model(
     if train_subset is not None:
         data = dataclasses.replace(data, train_x=data.train_x[:train_subset], train_y=data.train_y[:train_subset])
     device = data.train_x.device
-    steps_per_epoch = -(-len(data.train_x) // recipe.batch_size)
+    evaluated_on = f"validation: the last {validation:,} training images" if validation else f"test: {len(data.test_x):,} MNIST test images"
+    run = new_run(spec, recipe, data, seed, evaluated_on)
 
     torch.manual_seed(seed)
     model = spec.build().to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
-    meta: dict[str, Any] = {
-        "name": spec.name,
-        "description": spec.description,
-        "source": spec.source,
-        "params": sum(p.numel() for p in model.parameters()),
-        "recipe": recipe.to_dict(),
-        "seed": seed,
-        "device": device.type,
-        "threads": torch.get_num_threads(),  # CPU results depend on it (the order of float sums)
-        "train_images": len(data.train_x),
-        "evaluated_on": f"validation: the last {validation:,} training images"
-        if validation
-        else f"test: {len(data.test_x):,} MNIST test images",
-        "data_sha256": data.checksum,
-        "versions": library_versions(),
-        "trained_at": None,
-        "train_seconds": 0.0,
-        "epochs_completed": 0,
-        "complete": False,
-        "history": [],
-    }
-
-    state_file = resume_path(out_dir, spec.name)
-    if resume and not state_file.exists():
-        finished = finished_run(out_dir, meta)
-        if finished is not None:
+    scheduler = make_scheduler(optimizer, recipe, -(-len(data.train_x) // recipe.batch_size))
+    if resume:
+        state = load_resume_state(out_dir, spec.name)
+        if state is None and (finished := finished_run(out_dir, run)) is not None:
             log(f"{spec.name}: already trained with this recipe and seed; skipping")
             return finished
-    if resume and state_file.exists():
-        state = torch_load_state(state_file)
-        same_run = same_recipe(state["meta"]["recipe"], meta["recipe"]) and state["meta"]["seed"] == seed
-        if same_run and state["meta"]["data_sha256"] == data.checksum:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            meta = state["meta"]
-            log(f"{spec.name}: resuming after epoch {meta['epochs_completed']} of {recipe.epochs}")
-        else:
+        if state is not None and same_run(state.run, run):
+            model.load_state_dict(state.model)
+            optimizer.load_state_dict(state.optimizer)
+            scheduler.load_state_dict(state.scheduler)
+            run = state.run
+            log(f"{spec.name}: resuming after epoch {run.epochs_completed} of {recipe.epochs}")
+        elif state is not None:
             log(f"{spec.name}: resume state is from a different recipe, seed or data set; starting over")
 
     teacher = load_teacher(recipe, out_dir, data)
-    for epoch in range(meta["epochs_completed"] + 1, recipe.epochs + 1):
+    for epoch in range(run.epochs_completed + 1, recipe.epochs + 1):
         started = time.perf_counter()
         torch.manual_seed(epoch_seed(seed, epoch))  # dropout
         generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))  # order, augmentation
@@ -322,34 +303,26 @@ def train_model(
             train_loss, train_acc, lr = train_one_epoch(model, data, recipe, optimizer, scheduler, generator, bar, teacher)
         test_loss, test_acc, predicted = evaluate(model, data.test_x, data.test_y)
         seconds = time.perf_counter() - started
-        meta["history"].append(
-            {
-                "epoch": epoch,
-                "train_loss": round(train_loss, 6),
-                "train_acc": round(train_acc, 4),
-                "test_loss": round(test_loss, 6),
-                "test_acc": round(test_acc, 4),
-                "lr": lr,
-                "seconds": round(seconds, 2),
-            }
+        record = EpochRecord(
+            epoch, round(train_loss, 6), round(train_acc, 4), round(test_loss, 6), round(test_acc, 4), lr, round(seconds, 2)
         )
-        wrong = (predicted != data.test_y.cpu()).nonzero().flatten().tolist()
-        meta.update(
-            epochs_completed=epoch,
+        labels = data.test_y.cpu()
+        wrong = (predicted != labels).nonzero().flatten().tolist()
+        run = run.with_epoch(
+            record,
             complete=epoch == recipe.epochs,
-            train_seconds=round(meta["train_seconds"] + seconds, 2),
+            train_seconds=round(run.train_seconds + seconds, 2),
             trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            confusion_matrix=confusion_matrix(data.test_y, predicted),
-            misclassified=[{"index": i, "label": int(data.test_y[i]), "predicted": int(predicted[i])} for i in wrong],
+            confusion_matrix=tuple(map(tuple, confusion_matrix(labels, predicted))),
+            misclassified=tuple(Misread(i, int(labels[i]), int(predicted[i])) for i in wrong),
         )
-        if meta["complete"] and data.drawn_x is not None:
-            meta["drawn_acc"] = round(evaluate(model, data.drawn_x, data.test_y)[1], 4)
-        save_checkpoint(model, meta, out_dir)
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "meta": meta}
-        atomic_write(state_file, lambda p, state=state: torch.save(state, p))
+        if run.complete and data.drawn_x is not None:
+            run = dataclasses.replace(run, drawn_acc=round(evaluate(model, data.drawn_x, data.test_y)[1], 4))
+        save_checkpoint(model, run, out_dir)
+        save_resume_state(out_dir, ResumeState(run, model.state_dict(), optimizer.state_dict(), scheduler.state_dict()))
         log(
             f"{spec.name} epoch {epoch:>2}/{recipe.epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
             f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:5.1f}s"
         )
-    state_file.unlink(missing_ok=True)
-    return meta
+    resume_path(out_dir, spec.name).unlink(missing_ok=True)
+    return run

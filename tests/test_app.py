@@ -10,6 +10,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from mnist_small.records import Misread
 from mnist_small.registry import REGISTRY
 from mnist_small.summary import hardest_digits, mistake_pairs
 
@@ -163,11 +164,15 @@ def test_curves_tab_says_why_a_distilled_models_training_loss_is_higher(canvas):
     assert any(distilled in c.value and "teacher" in c.value for c in at.caption)
 
 
+def stored_mistakes(name: str) -> list[Misread]:
+    """The misclassified test digits as the checkpoint's JSON lists them, read without the app's code."""
+    return [Misread(**m) for m in json.loads((CHECKPOINTS / f"{name}.json").read_text())["misclassified"]]
+
+
 def test_errors_view_shows_one_confusion_at_a_time(canvas, mnist, monkeypatch):
     monkeypatch.setenv("MNIST_SMALL_DATA", str(MNIST_DIR))
     at = run_app("Errors on MNIST")
-    wrong = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())["misclassified"]
-    true, predicted, count = mistake_pairs(wrong)[0]
+    true, predicted, count = mistake_pairs(stored_mistakes(FIRST))[0]
     at.selectbox(key=f"mistakes-{FIRST}").select_index(1).run()
     assert not at.exception
     assert image_captions(at)[0] == [f"{true}→{predicted}"] * count
@@ -177,7 +182,7 @@ def test_errors_view_shows_the_digits_most_models_get_wrong(canvas, mnist, monke
     monkeypatch.setenv("MNIST_SMALL_DATA", str(MNIST_DIR))
     at = run_app("Errors on MNIST")
     assert not at.exception
-    wrong_by = {name: json.loads((CHECKPOINTS / f"{name}.json").read_text())["misclassified"] for name in REGISTRY}
+    wrong_by = {name: stored_mistakes(name) for name in REGISTRY}
     hardest = hardest_digits(wrong_by)[0]
     hard_captions = image_captions(at)[1]
     assert hard_captions[0] == f"{hardest.label}→{hardest.common_answer} ({len(hardest.answers)})"

@@ -4,18 +4,16 @@ import pytest
 import torch
 
 from mnist_small.checkpoints import CheckpointError, load_all, load_checkpoint, meta_path, save_checkpoint, weights_path
+from mnist_small.models import count_params
+from mnist_small.records import EpochRecord, RunRecord
 from mnist_small.registry import REGISTRY
-from mnist_small.summary import count_params
 
 NAME, OTHER = "squeeze1x1_4.2k", "depthwise_6.5k"
 
 
 def fake_meta(name, model, epochs=1):
-    history = [
-        {"epoch": e, "train_loss": 1.0, "train_acc": 50.0, "test_loss": 1.0, "test_acc": 60.0, "lr": 0.1, "seconds": 1.0}
-        for e in range(1, epochs + 1)
-    ]
-    return {"name": name, "params": count_params(model), "recipe": {}, "history": history, "epochs_completed": epochs, "train_seconds": 1.0}
+    history = tuple(EpochRecord(e, 1.0, 50.0, 1.0, 60.0 + e, 0.1, 1.0) for e in range(1, epochs + 1))
+    return RunRecord(name, count_params(model), recipe={}, history=history, epochs_completed=epochs, train_seconds=1.0)
 
 
 @pytest.fixture
@@ -70,7 +68,7 @@ def test_weights_of_another_architecture(saved, tmp_path):
 def test_weights_and_history_from_different_epochs(saved):
     folder, model = saved
     meta = fake_meta(NAME, model, epochs=2)
-    meta_path(folder, NAME).write_text(json.dumps(meta))
+    meta_path(folder, NAME).write_text(json.dumps(meta.to_dict()))
     with pytest.raises(CheckpointError, match=r"weights are from epoch 1 but .* describes epoch 2"):
         load_checkpoint(NAME, folder)
 
@@ -83,3 +81,27 @@ def test_load_all_keeps_the_good_ones(saved):
     loaded, failed = load_all(folder)
     assert list(loaded) == [NAME]
     assert list(failed) == [OTHER] and "corrupt" in failed[OTHER]
+
+
+def test_round_trip_keeps_the_record(saved):
+    folder, model = saved
+    loaded = load_checkpoint(NAME, folder)
+    assert loaded.run == fake_meta(NAME, model)
+    assert loaded.run.final_acc == 61.0 and loaded.run.best.epoch == 1 and loaded.run.params == count_params(model)
+
+
+def test_a_record_with_unknown_keys_or_a_broken_epoch(saved):
+    folder, model = saved
+    stored = fake_meta(NAME, model).to_dict()
+    meta_path(folder, NAME).write_text(json.dumps({**stored, "surprise": 1}))
+    with pytest.raises(CheckpointError, match="unknown keys: surprise"):
+        load_checkpoint(NAME, folder)
+    meta_path(folder, NAME).write_text(json.dumps({**stored, "history": [{"epoch": 1}]}))
+    with pytest.raises(CheckpointError, match="not a checkpoint record this version can read"):
+        load_checkpoint(NAME, folder)
+
+
+def test_best_is_the_earliest_of_equal_epochs():
+    history = tuple(EpochRecord(e, 1.0, 50.0, 1.0, acc, 0.1, 1.0) for e, acc in enumerate([98.0, 99.1, 99.1, 98.9], start=1))
+    run = RunRecord("m", 1, recipe={}, history=history, epochs_completed=4)
+    assert run.best.epoch == 2 and run.final_acc == 98.9

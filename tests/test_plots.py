@@ -1,9 +1,10 @@
 import numpy as np
 
 from mnist_small import plots
+from mnist_small.records import EpochRecord
 
 HISTORY = [
-    {"epoch": e, "train_loss": 1 / e, "train_acc": 90 + e, "test_loss": 0.5 / e, "test_acc": 95 + e / 2, "lr": 0.1 / e, "seconds": 1.0}
+    EpochRecord(epoch=e, train_loss=1 / e, train_acc=90 + e, test_loss=0.5 / e, test_acc=95 + e / 2, lr=0.1 / e, seconds=1.0)
     for e in (1, 2, 3)
 ]
 
@@ -29,7 +30,7 @@ def test_training_curves_from_history():
     assert [t.name for t in accuracy.data] == ["m1 train", "m1 test", "m2 train", "m2 test"]
     assert [t.name for t in lr.data] == ["m1 lr", "m2 lr"]
     test_acc = accuracy.data[1]
-    assert list(test_acc.y) == [h["test_acc"] for h in HISTORY] and test_acc.line.dash == "solid"
+    assert list(test_acc.y) == [h.test_acc for h in HISTORY] and test_acc.line.dash == "solid"
     assert accuracy.data[0].line.dash == "dot"  # train
     colours = plots.curve_colours(["m1", "m2"])  # the shared key's colours are the charts' colours
     assert {t.line.color for t in loss.data if t.name.startswith("m2")} == {colours["m2"]} != {colours["m1"]}

@@ -1,9 +1,11 @@
+import dataclasses
 import json
 import shutil
 
 import numpy as np
 
 from mnist_small.checkpoints import load_checkpoint
+from mnist_small.records import Misread
 from mnist_small.registry import REGISTRY, Recipe
 from mnist_small.summary import (
     HardDigit,
@@ -30,14 +32,14 @@ FIRST = next(iter(REGISTRY))
 
 
 def test_mistake_pairs_count_each_confusion_most_frequent_first():
-    wrong = [{"index": i, "label": t, "predicted": p} for i, (t, p) in enumerate([(4, 9), (6, 0), (4, 9), (7, 1), (6, 0), (4, 9)])]
+    wrong = [Misread(i, t, p) for i, (t, p) in enumerate([(4, 9), (6, 0), (4, 9), (7, 1), (6, 0), (4, 9)])]
     assert mistake_pairs(wrong) == [(4, 9, 3), (6, 0, 2), (7, 1, 1)]
     assert mistake_pairs([]) == []
 
 
 def test_hardest_digits_rank_test_digits_by_how_many_models_get_them_wrong():
     def wrong(*triples):
-        return [{"index": i, "label": t, "predicted": p} for i, t, p in triples]
+        return [Misread(i, t, p) for i, t, p in triples]
 
     hard = hardest_digits(
         {
@@ -73,8 +75,8 @@ def test_votes_count_each_models_answer():
 
 
 def test_mistakes_of_one_confusion_or_all():
-    wrong = [{"index": i, "label": t, "predicted": p} for i, (t, p) in enumerate([(4, 9), (6, 0), (4, 9), (9, 4)])]
-    assert [m["index"] for m in mistakes_of(wrong, (4, 9))] == [0, 2]
+    wrong = [Misread(i, t, p) for i, (t, p) in enumerate([(4, 9), (6, 0), (4, 9), (9, 4)])]
+    assert [m.index for m in mistakes_of(wrong, (4, 9))] == [0, 2]
     assert mistakes_of(wrong, (9, 4)) == [wrong[3]] and mistakes_of(wrong, (1, 7)) == []
     assert mistakes_of(wrong) == wrong and mistakes_of(wrong) is not wrong
 
@@ -98,10 +100,10 @@ def test_feature_map_layers_are_the_ones_with_2d_maps():
 def test_what_a_checkpoint_records_is_read_for_display():
     loaded = load_checkpoint(FIRST, CHECKPOINTS)
     stored = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())
-    assert histories({FIRST: loaded}, [FIRST]) == {FIRST: stored["history"]}
+    assert [dataclasses.asdict(h) for h in histories({FIRST: loaded}, [FIRST])[FIRST]] == stored["history"]
     assert histories({FIRST: loaded}, []) == {}
-    assert misclassified(loaded) == stored["misclassified"]
-    assert confusion_matrix(loaded) == stored["confusion_matrix"]
+    assert [dataclasses.asdict(m) for m in misclassified(loaded)] == stored["misclassified"]
+    assert [list(row) for row in confusion_matrix(loaded)] == stored["confusion_matrix"]
     assert training_augment(loaded) == Recipe.from_dict(stored["recipe"]).augment
     assert teacher(loaded) == ""
     distilled = next(name for name, spec in REGISTRY.items() if spec.recipe.teacher)

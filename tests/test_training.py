@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import train as train_py
-from mnist_small.checkpoints import CheckpointError, load_checkpoint
+from mnist_small.checkpoints import CheckpointError, load_checkpoint, resume_path, same_recipe
 from mnist_small.registry import REGISTRY, Recipe
-from mnist_small.training import Tensors, distillation_loss, evaluate, make_optimizer, make_scheduler, resume_path, same_recipe, train_model
+from mnist_small.training import Tensors, distillation_loss, evaluate, make_optimizer, make_scheduler, train_model
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 
@@ -31,23 +31,24 @@ def small(mnist):
 @pytest.fixture(scope="module")
 def run(small, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    meta = train_model(REGISTRY[NAME], small, out, seed=3, epochs=2, show_progress=False, log=lambda _: None)
-    return out, meta
+    record = train_model(REGISTRY[NAME], small, out, seed=3, epochs=2, show_progress=False, log=lambda _: None)
+    return out, record
 
 
 def test_short_run_beats_chance_and_writes_a_checkpoint(run, small):
-    out, meta = run
-    assert [h["epoch"] for h in meta["history"]] == [1, 2]
-    assert meta["complete"] and meta["train_images"] == 4000 and meta["threads"] == torch.get_num_threads()
-    assert meta["history"][-1]["test_acc"] > 85.0  # chance is 10%
-    assert sum(map(sum, meta["confusion_matrix"])) == 2000
-    assert len(meta["misclassified"]) == sum(meta["confusion_matrix"][i][j] for i in range(10) for j in range(10) if i != j)
+    out, record = run
+    assert [h.epoch for h in record.history] == [1, 2] and record.epochs_completed == 2
+    assert record.complete and record.train_images == 4000 and record.threads == torch.get_num_threads()
+    assert record.final_acc > 85.0  # chance is 10%
+    assert sum(map(sum, record.confusion_matrix)) == 2000
+    assert len(record.misclassified) == sum(record.confusion_matrix[i][j] for i in range(10) for j in range(10) if i != j)
+    assert all(m.label != m.predicted and int(small.test_y[m.index]) == m.label for m in record.misclassified)
     assert not resume_path(out, NAME).exists(), "a finished run leaves no resume state"
 
     loaded = load_checkpoint(NAME, out)
-    assert loaded.meta == meta
+    assert loaded.run == record, "the JSON reads back to the same record"
     _, acc, _ = evaluate(loaded.model, small.test_x, small.test_y)
-    assert acc == pytest.approx(meta["history"][-1]["test_acc"], abs=0.051)
+    assert acc == pytest.approx(record.final_acc, abs=0.051)
 
 
 def test_interrupted_run_resumes_to_the_same_history(run, small, tmp_path):
@@ -60,17 +61,17 @@ def test_interrupted_run_resumes_to_the_same_history(run, small, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train_model(REGISTRY[NAME], small, tmp_path, seed=3, epochs=2, show_progress=False, log=stop_after_first_epoch)
     partial = load_checkpoint(NAME, tmp_path)
-    assert partial.meta["epochs_completed"] == 1 and not partial.meta["complete"]
+    assert partial.run.epochs_completed == 1 and not partial.run.complete
     assert resume_path(tmp_path, NAME).exists()
 
     lines = []
     resumed = train_model(REGISTRY[NAME], small, tmp_path, seed=3, epochs=2, resume=True, show_progress=False, log=lines.append)
     assert "resuming after epoch 1" in lines[0]
-    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
-    assert strip(resumed["history"]) == strip(uninterrupted["history"])
+    strip = lambda h: [dataclasses.replace(e, seconds=0.0) for e in h]  # noqa: E731
+    assert strip(resumed.history) == strip(uninterrupted.history)
 
     again = train_model(REGISTRY[NAME], small, tmp_path, seed=3, epochs=2, resume=True, show_progress=False, log=lines.append)
-    assert "already trained" in lines[-1] and again["history"] == resumed["history"]
+    assert "already trained" in lines[-1] and again.history == resumed.history
 
 
 def test_train_py_command_line(mnist, tmp_path):
@@ -148,8 +149,8 @@ def test_distillation_from_a_trained_teacher(run, small, tmp_path):
     out, _ = run
     recipe = dataclasses.replace(REGISTRY["ours_separable_2.0k"].recipe, teacher=NAME, distill=0.5, temperature=2.0)
     student = dataclasses.replace(REGISTRY["ours_separable_2.0k"], recipe=recipe)
-    meta = train_model(student, small, out, seed=0, epochs=3, show_progress=False, log=lambda _: None)
-    assert meta["recipe"]["teacher"] == NAME and meta["history"][-1]["test_acc"] > 50.0  # chance is 10%
+    record = train_model(student, small, out, seed=0, epochs=3, show_progress=False, log=lambda _: None)
+    assert record.recipe["teacher"] == NAME and record.final_acc > 50.0  # chance is 10%
 
     with pytest.raises(CheckpointError, match="is missing; train the teacher first"):
         train_model(student, small, tmp_path, epochs=1, show_progress=False, log=lambda _: None)

@@ -3,10 +3,13 @@ digits that fool most of the zoo."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from mnist_small import plots
 from mnist_small.data import MNIST
+from mnist_small.records import Misread
 from mnist_small.summary import confusion_matrix, fooled, hardest_digits, misclassified, mistake_pairs, mistakes_of
 
 from .context import Context, guard
@@ -39,14 +42,14 @@ def show(context: Context) -> None:
         show_hardest(mnist, context)
 
 
-def show_one_confusion(mnist: MNIST, wrong: list[dict], chosen: str) -> None:
+def show_one_confusion(mnist: MNIST, wrong: Sequence[Misread], chosen: str) -> None:
     """The chosen model's mistakes, all or one confusion (say 4 read as 9) picked in a filter."""
     pairs = {f"{true} read as {predicted} ({n})": (true, predicted) for true, predicted, n in mistake_pairs(wrong)}
     everything = f"all {len(wrong)} mistakes"
     picked = st.selectbox("Show", [everything, *pairs], key=f"mistakes-{chosen}", width=320)  # a key per model: its own confusions
     listed = mistakes_of(wrong, None if picked == everything else pairs[picked])
     first = listed[:48]
-    show_test_digits(mnist, [m["index"] for m in first], [f"{m['label']}→{m['predicted']}" for m in first])
+    show_test_digits(mnist, [m.index for m in first], [f"{m.label}→{m.predicted}" for m in first])
     st.caption(f"True → predicted label; {len(first)} of {len(listed)}.")
 
 
