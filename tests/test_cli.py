@@ -1,6 +1,7 @@
 """`python -m mnist_small evaluate|predict` on the shipped checkpoints."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,15 @@ from mnist_small.registry import REGISTRY
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 
 
-def run_cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "mnist_small", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+def run_cli(*args, env=None):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_small", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
     return proc
 
 
@@ -91,3 +99,20 @@ def test_evaluate_drawn_json_and_record(mnist, tmp_path):
 def test_record_needs_drawn():
     proc = run_cli("evaluate", "--record")
     assert proc.returncode == 2 and "--drawn" in proc.stderr
+
+
+def test_the_checkpoint_folder_comes_from_the_apps_setting(tmp_path):
+    """MNIST_SMALL_CHECKPOINTS points the command line where it points the app; --checkpoints wins over it."""
+    two = ["squeeze1x1_4.2k", "three_blocks_9.6k"]
+    for name in two:
+        for suffix in (".json", ".safetensors"):
+            shutil.copy(CHECKPOINTS / f"{name}{suffix}", tmp_path)
+    table = run_cli("table", env={"MNIST_SMALL_CHECKPOINTS": str(tmp_path)})
+    assert table.returncode == 0, table.stderr
+    rows = [line for line in table.stdout.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == two
+    assert "| 003 |" in rows[1] and f"{json.loads((tmp_path / 'three_blocks_9.6k.json').read_text())['params']:,}" in rows[1]
+    empty = run_cli("table", env={"MNIST_SMALL_CHECKPOINTS": str(tmp_path / "none")})
+    assert empty.returncode == 1 and f"no usable checkpoints in {tmp_path / 'none'}" in empty.stderr
+    explicit = run_cli("--checkpoints", str(CHECKPOINTS), "table", env={"MNIST_SMALL_CHECKPOINTS": str(tmp_path / "none")})
+    assert explicit.returncode == 0 and explicit.stdout.count("| `") == len(REGISTRY)
