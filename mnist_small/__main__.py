@@ -1,6 +1,6 @@
 """Command line: ``mnist-small evaluate|predict|table`` (or ``python -m mnist_small ...``).
 
-mnist-small evaluate --data-dir ../shared/mnist [--drawn [--record]] [--json]
+mnist-small evaluate --data-dir ../shared/mnist [--drawn [--record]] [--pen [DIR]] [--json]
 mnist-small predict digit.png other.jpg [--json]
 mnist-small table
 """
@@ -19,6 +19,8 @@ from .checkpoints import LoadedModel, load_all, save_run
 from .data import DataError, load_mnist, normalize
 from .drawn import drawn_inputs
 from .inference import probabilities
+from .pen import VALIDATION_WRITERS, pen_dir
+from .penrender import validation_set
 from .preprocess import load_image, prepare
 from .settings import CHECKPOINTS_ENV, DATA_ENV, checkpoint_dir, data_dir
 from .training import evaluate
@@ -48,6 +50,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     models = load_models(args.checkpoints)
     try:
         data = load_mnist(args.data_dir)
+        pen = validation_set(args.pen) if args.pen is not None else None  # the validation writers' pen digits
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -61,16 +64,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             report[name]["drawn_accuracy"] = round(evaluate(loaded.model, drawn, data.test_labels)[1], 4)
             if args.record:
                 record_drawn_accuracy(args.checkpoints, loaded, report[name]["drawn_accuracy"])
+        if pen is not None:
+            report[name]["pen_accuracy"] = round(evaluate(loaded.model, normalize(pen.images[:, None]), pen.labels)[1], 4)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"{'model':<24} {'params':>7} {'accuracy':>9} {'recorded':>9}" + (f" {'drawn':>8}" if args.drawn else ""))
+    print(
+        f"{'model':<24} {'params':>7} {'accuracy':>9} {'recorded':>9}"
+        + (f" {'drawn':>8}" if args.drawn else "")
+        + (f" {'pen':>8}" if pen is not None else "")
+    )
     for name, row in report.items():
         drawn_column = f" {row['drawn_accuracy']:>7.2f}%" if args.drawn else ""
-        print(f"{name:<24} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%{drawn_column}")
+        pen_column = f" {row['pen_accuracy']:>7.2f}%" if pen is not None else ""
+        print(f"{name:<24} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%{drawn_column}{pen_column}")
     print(
         f"\n{len(data.test_labels):,} test images from {args.data_dir}"
         + ("; drawn: the same digits re-drawn as on the canvas" if args.drawn else "")
+        + (
+            f"\npen: {len(pen.labels):,} pen-written digits of the validation writers {', '.join(map(str, VALIDATION_WRITERS))} "
+            f"from {args.pen}, drawn as on the canvas"
+            if pen is not None
+            else ""
+        )
     )
     return 0
 
@@ -142,6 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         "--record",
         action="store_true",
         help="with --drawn: write each model's drawn accuracy into its checkpoint JSON (after a preprocessing change)",
+    )
+    ev.add_argument(
+        "--pen",
+        type=Path,
+        nargs="?",
+        const=pen_dir(),
+        metavar="DIR",
+        help="also measure accuracy on the validation writers' real pen-written digits (UCI pendigits) in DIR "
+        "(default: $MNIST_SMALL_PEN, else data/pendigits)",
     )
     pr = sub.add_parser("predict", help="classify digit images (PNG/JPG, light-on-dark or dark-on-light)")
     pr.add_argument("files", nargs="+", help="image files")
