@@ -4,9 +4,11 @@
     python train.py --models three_blocks_9.6k --epochs 3
     python train.py --data-dir ../shared/mnist --jobs 2
     python train.py --resume                         # continue after Ctrl-C or a crash
+    python train.py --models three_blocks_9.6k+pen --pen ../shared/pendigits
 
-Each model follows the recipe in mnist_small/registry.py. A checkpoint is written after
-every epoch, so an interrupted run keeps its last completed epoch.
+Each model follows the recipe in mnist_small/registry.py; a <name>+pen variant fine-tunes
+<name>'s checkpoint with real pen-written digits (--pen) beside MNIST. A checkpoint is
+written after every epoch, so an interrupted run keeps its last completed epoch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 from mnist_small.checkpoints import CheckpointError, meta_path, read_run
 from mnist_small.data import DataError, load_mnist
+from mnist_small.pen import PEN_ENV, TRAIN_FILE, pen_dir, read_pendigits
 from mnist_small.records import RunRecord
 from mnist_small.registry import REGISTRY
 from mnist_small.training import Tensors, resolve_device, train_model
@@ -44,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--data-dir", default="data", help="folder with MNIST/raw/ (torchvision layout); downloaded there if missing (default: data)"
     )
+    p.add_argument(
+        "--pen",
+        default=str(pen_dir()),
+        help=f"folder with UCI pendigits' {TRAIN_FILE}, for the +pen variants (default: ${PEN_ENV}, else data/pendigits)",
+    )
     p.add_argument("--out", default="checkpoints", help="where checkpoints are written (default: checkpoints)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, augmentation and dropout (default: 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
@@ -60,9 +68,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @functools.cache
-def tensors(data_dir: str, device: str, drawn: bool) -> Tensors:
-    """The data set, loaded (and drawn MNIST rendered) once per worker process."""
-    return Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
+def tensors(data_dir: str, device: str, drawn: bool, pen: str | None) -> Tensors:
+    """The data set, loaded once per worker process, with the pen digits for a +pen variant.
+    Drawn MNIST and the pen digits are drawn by the first run that needs them, then read from
+    their disk cache (mnist_small.drawn.cache_dir)."""
+    data = Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
+    return data.with_pen(pen, log=print) if pen else data
+
+
+def needs(name: str) -> set[str]:
+    """The models that must finish before ``name`` starts: its teacher and the model it fine-tunes."""
+    recipe = REGISTRY[name].recipe
+    return {recipe.teacher, recipe.init_from} - {""}
 
 
 def end_with_parent() -> None:
@@ -75,7 +92,8 @@ def end_with_parent() -> None:
 
 def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) -> RunRecord:
     torch.set_num_threads(threads)
-    data = tensors(args.data_dir, args.device, drawn=not (args.validation or args.train_subset))
+    pen = args.pen if REGISTRY[name].recipe.pen_share else None
+    data = tensors(args.data_dir, args.device, not (args.validation or args.train_subset), pen)
     return train_model(
         REGISTRY[name],
         data,
@@ -101,9 +119,9 @@ def last_seconds(name: str, out: str) -> float:
 
 
 def training_order(names: list[str], out: str) -> list[str]:
-    """Teachers first, then the longest (by the last run's time), so no core idles at the end."""
-    teachers = {REGISTRY[n].recipe.teacher for n in names}
-    return sorted(names, key=lambda n: (n not in teachers, -last_seconds(n, out)))
+    """Teachers and fine-tuned models first, then the longest (by the last run's time), so no core idles at the end."""
+    needed = set().union(*map(needs, names))
+    return sorted(names, key=lambda n: (n not in needed, -last_seconds(n, out)))
 
 
 def unfinished(futures: dict[str, Future]) -> list[str]:
@@ -112,9 +130,9 @@ def unfinished(futures: dict[str, Future]) -> list[str]:
 
 def ready_to_start(waiting: list[str], running: list[str], jobs: int) -> list[str]:
     """The models to start now, in ``waiting``'s order: one per free worker, skipping a model
-    whose teacher is still waiting or training. Nothing is queued behind busy workers, so a
-    student starts as soon as its teacher is done instead of after everything queued before it."""
-    ready = [n for n in waiting if REGISTRY[n].recipe.teacher not in waiting + running]
+    whose teacher or base model is still waiting or training. Nothing is queued behind busy workers,
+    so a student starts as soon as its teacher is done instead of after everything queued before it."""
+    ready = [n for n in waiting if not needs(n) & set(waiting + running)]
     return ready[: max(0, jobs - len(running))]
 
 
@@ -137,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         resolve_device(args.device)
         load_mnist(args.data_dir)  # fail (or download) once, before any worker starts
+        if any(REGISTRY[n].recipe.pen_share for n in names):
+            read_pendigits(args.pen)  # a missing pen folder fails here, saying where to get it
         # Models train in worker processes so that glibc's malloc tunables, which must be
         # set before a process starts, apply: they stop per-step page faults (+~20% speed).
         os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)

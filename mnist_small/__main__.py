@@ -1,6 +1,6 @@
 """Command line: ``mnist-small evaluate|predict|table`` (or ``python -m mnist_small ...``).
 
-mnist-small evaluate --data-dir ../shared/mnist [--drawn [--record]] [--pen [DIR]] [--json]
+mnist-small evaluate --data-dir ../shared/mnist [--drawn] [--pen [DIR]] [--record] [--json]
 mnist-small predict digit.png other.jpg [--json]
 mnist-small table
 """
@@ -36,16 +36,17 @@ def load_models(ckpt_dir: Path) -> dict[str, LoadedModel]:
     return loaded
 
 
-def record_drawn_accuracy(ckpt_dir: Path, loaded: LoadedModel, drawn_accuracy: float) -> None:
-    """Store a re-measured drawn-MNIST accuracy in a checkpoint's JSON (atomically). Drawn
-    MNIST goes through the app's preprocessing, so a change there changes it; the weights
-    and the training history stay as the training run wrote them."""
-    save_run(dataclasses.replace(loaded.run, drawn_acc=drawn_accuracy), ckpt_dir)
+def record_accuracies(ckpt_dir: Path, loaded: LoadedModel, row: dict) -> None:
+    """Store re-measured drawn-MNIST and pen accuracies in a checkpoint's JSON (atomically).
+    Both go through the app's preprocessing, so a change there changes them; the weights and
+    the training history stay as the training run wrote them."""
+    measured = {"drawn_acc": row.get("drawn_accuracy", loaded.run.drawn_acc), "pen_acc": row.get("pen_accuracy", loaded.run.pen_acc)}
+    save_run(dataclasses.replace(loaded.run, **measured), ckpt_dir)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.record and not args.drawn:
-        print("error: --record stores the drawn-MNIST accuracy; use it with --drawn", file=sys.stderr)
+    if args.record and not (args.drawn or args.pen):
+        print("error: --record stores the drawn-MNIST and pen accuracies; use it with --drawn or --pen", file=sys.stderr)
         return 2
     models = load_models(args.checkpoints)
     try:
@@ -62,10 +63,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report[name] = {"params": loaded.run.params, "accuracy": round(accuracy, 4), "recorded_accuracy": loaded.run.final_acc}
         if drawn is not None:
             report[name]["drawn_accuracy"] = round(evaluate(loaded.model, drawn, data.test_labels)[1], 4)
-            if args.record:
-                record_drawn_accuracy(args.checkpoints, loaded, report[name]["drawn_accuracy"])
         if pen is not None:
             report[name]["pen_accuracy"] = round(evaluate(loaded.model, normalize(pen.images[:, None]), pen.labels)[1], 4)
+        if args.record:
+            record_accuracies(args.checkpoints, loaded, report[name])
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument(
         "--record",
         action="store_true",
-        help="with --drawn: write each model's drawn accuracy into its checkpoint JSON (after a preprocessing change)",
+        help="with --drawn or --pen: write each model's drawn or pen accuracy into its checkpoint JSON (after a preprocessing change)",
     )
     ev.add_argument(
         "--pen",

@@ -28,7 +28,8 @@ digits, the seed and ``augment``: each digit's look comes from its own generator
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -37,8 +38,8 @@ import numpy as np
 import torch
 from scipy import ndimage, spatial
 
-from .drawn import CANVAS, EDGE_TOUCH, ROTATION, SIZE, SLANT
-from .pen import PenDigit, read_pendigits, split
+from .drawn import CANVAS, EDGE_TOUCH, ROTATION, SIZE, SLANT, cache_dir, code_key, exclusive, read_cache, write_cache
+from .pen import PenDigit, pen_file, read_pendigits, split
 from .preprocess import prepare
 
 BRUSH = (8, 40)  # the app's brush-width slider (streamlit_app.py), canvas pixels
@@ -268,3 +269,31 @@ def validation_set(path: Path | str) -> PenSet:
     ``path``, drawn once with the fixed seed EVAL_SEED and no distortion: what ``mnist-small
     evaluate --pen`` scores every model on (about 2,500 digits; some 15 s on one core)."""
     return render_set(split(read_pendigits(path))[1], seed=EVAL_SEED, augment=False)
+
+
+def training_set(path: Path | str, renders: int, seed: int = 0, log: Callable[[str], None] | None = None) -> PenSet:
+    """The training writers' pen digits (TRAIN_WRITERS), each drawn ``renders`` times with a
+    distorted trajectory and its own brush, size and place (seeds ``seed`` .. ``seed + renders - 1``).
+    Drawn once (~20 s per thousand digits on one
+    core), then read from drawn MNIST's disk cache, keyed by the file's checksum, the seeds and
+    the drawing code."""
+    file = pen_file(path)
+    digits = split(read_pendigits(file))[0]
+    digest = hashlib.sha256(file.read_bytes())
+    digest.update(f"renders {renders} seed {seed} code {code_key()} {Path(__file__).read_bytes()!r}".encode())
+    cache = cache_dir() / f"pen-{digest.hexdigest()[:24]}.npy"
+    n = renders * len(digits)
+    images = read_cache(cache, n)
+    if images is None:
+        with exclusive(cache.with_suffix(".lock")):
+            images = read_cache(cache, n)  # drawn by another worker while this one waited
+            if images is None:
+                if log is not None:
+                    log(f"drawing {n:,} pen digits of the training writers (once, then cached in {cache.parent})")
+                sets = [render_set(digits, seed + r, augment=True).images for r in range(renders)]
+                images = torch.cat(sets)[:, None].float() / 255
+                write_cache(cache, images)
+    images = (images[:, 0] * 255).round().to(torch.uint8)  # the cache holds drawn MNIST's float format
+    labels = torch.tensor([d.label for d in digits], dtype=torch.int64).repeat(renders)
+    writers = torch.tensor([d.writer for d in digits], dtype=torch.int64).repeat(renders)
+    return PenSet(images, labels, writers)

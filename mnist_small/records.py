@@ -23,6 +23,7 @@ class EpochRecord:
     test_acc: float
     lr: float  # the learning rate at the epoch's last step
     seconds: float
+    pen_acc: float | None = None  # on the validation writers' pen digits, for runs that train on pen data
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class RunRecord:
     confusion_matrix: tuple[tuple[int, ...], ...] | None = None  # [true label][predicted], final epoch
     misclassified: tuple[Misread, ...] = ()
     drawn_acc: float | None = None  # on drawn MNIST; None until measured
+    pen_acc: float | None = None  # on the validation writers' pen digits (pen.VALIDATION_WRITERS); None until measured
+    pen_data: dict[str, Any] | None = None  # the pen digits it trained on: file checksum, writers, digits, renderings
 
     @property
     def final(self) -> EpochRecord:

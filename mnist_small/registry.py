@@ -44,6 +44,11 @@ class Recipe:
     teacher: str = ""
     distill: float = 0.0
     temperature: float = 1.0
+    # Real handwriting: each batch gets this share of pen-drawn digits of the training writers
+    # (pen.TRAIN_WRITERS, rendered as on the canvas) beside its MNIST images.
+    pen_share: float = 0.0
+    # Fine-tuning: start from this registered model's finished checkpoint instead of random weights.
+    init_from: str = ""
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -291,6 +296,49 @@ REGISTRY: dict[str, ModelSpec] = {
         ),
     ]
 }
+
+
+# The +pen variants: every model again, fine-tuned from its MNIST checkpoint with the training
+# writers' pen digits in each batch (pen.py). Fine-tuning, not training from scratch: the zoo
+# with its variants must train in 45 minutes on 2 cores. Chosen on the validation writers.
+PEN = "+pen"
+PEN_EPOCHS = 4
+PEN_SHARE = 0.25  # of each batch: pen digits beside MNIST images
+PEN_LR_SCALE = 0.3  # of the model's own peak LR: it starts from trained weights
+
+
+def with_pen(spec: ModelSpec) -> ModelSpec:
+    """``spec``'s architecture fine-tuned on MNIST + the pen writers, from its MNIST checkpoint."""
+    recipe = spec.recipe
+    return ModelSpec(
+        name=spec.name + PEN,
+        builder=spec.builder,
+        description=f"{spec.description} Fine-tuned on MNIST with real pen-written digits of 20 more writers.",
+        source=spec.source,
+        recipe=replace(
+            recipe,
+            epochs=PEN_EPOCHS,
+            max_lr=round(recipe.max_lr * PEN_LR_SCALE, 6),
+            pen_share=PEN_SHARE,
+            init_from=spec.name,
+            teacher="",
+            distill=0.0,
+            temperature=1.0,
+            notes=(
+                f"{spec.name}'s recipe, fine-tuned from its checkpoint for {PEN_EPOCHS} epochs at {PEN_LR_SCALE:g}x its peak LR, "
+                f"without a teacher; {PEN_SHARE:.0%} of each batch pen digits of the training writers, drawn as on the canvas",
+                "epochs, share and LR chosen on the validation writers' pen digits (pen.VALIDATION_WRITERS), never on the test set",
+            ),
+        ),
+    )
+
+
+REGISTRY.update({variant.name: variant for variant in map(with_pen, list(REGISTRY.values()))})
+
+
+def twin(name: str) -> str:
+    """The other kind of the same architecture: ``x`` -> ``x+pen`` and ``x+pen`` -> ``x``."""
+    return name.removesuffix(PEN) if name.endswith(PEN) else name + PEN
 
 
 def get_spec(name: str) -> ModelSpec:

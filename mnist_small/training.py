@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import platform
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from .checkpoints import (
     CheckpointError,
+    LoadedModel,
     ResumeState,
     finished_run,
     load_checkpoint,
@@ -38,12 +40,29 @@ from .checkpoints import (
     save_resume_state,
 )
 from .data import MNIST, normalize
-from .drawn import drawn_inputs
+from .drawn import cached_drawn_inputs
 from .models import count_params
+from .pen import TRAIN_FILE, TRAIN_WRITERS, VALIDATION_WRITERS, pen_file
+from .penrender import training_set, validation_set
 from .records import EpochRecord, Misread, RunRecord
 from .registry import ModelSpec, Recipe
 
 EVAL_BATCH = 1000
+PROGRESS_EVERY = 20  # training steps between progress-bar updates: reading the loss waits for the device
+
+
+PEN_RENDERS = 4  # distorted drawings of each training writer's digit: about one of each per epoch at a 25% share
+
+
+@dataclass(frozen=True)
+class PenTensors:
+    """Pen-written digits drawn as on the canvas, normalised, on the training device."""
+
+    train_x: torch.Tensor  # the training writers', several renderings each
+    train_y: torch.Tensor
+    val_x: torch.Tensor  # the validation writers', once each: what pen accuracy is measured on
+    val_y: torch.Tensor
+    source: dict  # what the run records as its pen data
 
 
 @dataclass(frozen=True)
@@ -56,19 +75,42 @@ class Tensors:
     test_y: torch.Tensor
     checksum: str
     test_digits: torch.Tensor | None = None  # uint8 (n, 28, 28), kept to render drawn MNIST from
+    pen: PenTensors | None = None  # real pen-written digits (with_pen), for recipes with a pen share
 
     @functools.cached_property
     def drawn_x(self) -> torch.Tensor | None:
-        """The test digits as drawn on the canvas (see drawn.py), rendered on first use (~30 s),
+        """The test digits as drawn on the canvas (see drawn.py), on first use: read from the disk
+        cache, or rendered into it (minutes) by the first run on this data set and rendering code,
         so a run that trains nothing (``--resume`` of finished models) never pays for it."""
         if self.test_digits is None:
             return None
-        return normalize(drawn_inputs(self.test_digits)).to(self.test_x.device)
+        return normalize(cached_drawn_inputs(self.test_digits, log=tqdm.write)).to(self.test_x.device)
 
     def holdout(self, n: int) -> Tensors:
         """Train on all but the last ``n`` training images and evaluate on those instead of the
         test set: the split for choosing hyperparameters without looking at the test set."""
-        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum)
+        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum, pen=self.pen)
+
+    def with_pen(self, path: Path | str, renders: int = PEN_RENDERS, log: Callable[[str], None] | None = None) -> Tensors:
+        """These tensors with the pen digits in the folder or file ``path``: the training writers'
+        drawn ``renders`` times each with distorted trajectories, the validation writers' once."""
+        train, validation = training_set(path, renders, log=log), validation_set(path)
+        device = self.train_x.device
+        pen = PenTensors(
+            normalize(train.images[:, None]).to(device),
+            train.labels.to(device),
+            normalize(validation.images[:, None]).to(device),
+            validation.labels.to(device),
+            {
+                "file": TRAIN_FILE,
+                "sha256": hashlib.sha256(pen_file(path).read_bytes()).hexdigest(),
+                "train_writers": list(TRAIN_WRITERS),
+                "validation_writers": list(VALIDATION_WRITERS),
+                "train_digits": len(train.labels) // renders,
+                "renders": renders,
+            },
+        )
+        return dataclasses.replace(self, pen=pen)
 
     @classmethod
     def from_mnist(cls, data: MNIST, device: torch.device, drawn: bool = False) -> Tensors:
@@ -139,15 +181,28 @@ def train_one_epoch(
     progress: tqdm | None = None,
     teacher: nn.Module | None = None,
 ) -> tuple[float, float, float]:
-    """One pass over the shuffled, augmented training set: (mean loss, accuracy %, last LR)."""
+    """One pass over the shuffled, augmented training set: (mean loss, accuracy %, last LR).
+
+    Every step runs on the data's device, augmentation included (``generator``, on the CPU,
+    only draws its random numbers); the losses and hits stay there too, and are read back
+    every PROGRESS_EVERY steps for the progress bar and at the end, not after every step.
+    """
     model.train()
     device = data.train_x.device
     order = torch.randperm(len(data.train_x), generator=generator).to(device)
-    loss_sum, correct, seen = 0.0, 0, 0
-    for start in range(0, len(order), recipe.batch_size):
+    pen = data.pen if recipe.pen_share else None
+    if recipe.pen_share and pen is None:
+        raise ValueError(f"the recipe puts {recipe.pen_share:.0%} pen digits in each batch, but no pen data was loaded (Tensors.with_pen)")
+    losses: list[torch.Tensor] = []
+    hits: list[torch.Tensor] = []
+    sizes: list[int] = []
+    for step, start in enumerate(range(0, len(order), recipe.batch_size), 1):
         idx = order[start : start + recipe.batch_size]
-        x = recipe.augment(data.train_x[idx].cpu(), generator).to(device, memory_format=torch.channels_last)
-        y = data.train_y[idx]
+        images, y = data.train_x[idx], data.train_y[idx]
+        if pen is not None:  # pen digits beside the MNIST ones, pen_share of the whole batch
+            pick = torch.randint(len(pen.train_y), (round(len(idx) * recipe.pen_share / (1 - recipe.pen_share)),), generator=generator)
+            images, y = torch.cat([images, pen.train_x[pick.to(device)]]), torch.cat([y, pen.train_y[pick.to(device)]])
+        x = recipe.augment(images, generator).to(device, memory_format=torch.channels_last)
         with autocast(device):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
@@ -160,13 +215,26 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
-        loss_sum += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
-        seen += len(y)
+        losses.append(loss.detach())
+        hits.append((logits.argmax(1) == y).sum())
+        sizes.append(len(y))
         if progress is not None:
             progress.update(len(y))
-            progress.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}%", refresh=False)
+            if step % PROGRESS_EVERY == 0:
+                loss_sum, correct, seen = epoch_totals(losses, hits, sizes)
+                progress.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}%", refresh=False)
+    loss_sum, correct, seen = epoch_totals(losses, hits, sizes)
     return loss_sum / seen, 100.0 * correct / seen, scheduler.get_last_lr()[0]
+
+
+def epoch_totals(losses: list[torch.Tensor], hits: list[torch.Tensor], sizes: list[int]) -> tuple[float, int, int]:
+    """The summed loss (weighted by batch size), correct answers and images of the steps so far,
+    read from the device in one copy each. The loss is summed in Python floats, step by step in
+    order, as when each step's loss was read at once: the same history to the last bit."""
+    loss_sum = 0.0
+    for loss, size in zip(torch.stack(losses).tolist(), sizes, strict=True):
+        loss_sum += loss * size
+    return loss_sum, int(torch.stack(hits).sum()), sum(sizes)
 
 
 @torch.inference_mode()
@@ -204,20 +272,25 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 1_000_003 + epoch
 
 
+def load_finished(name: str, out_dir: Path, data: Tensors, role: str) -> LoadedModel:
+    """The trained model ``name`` from ``out_dir`` that a run learns from (its teacher, or the
+    model it fine-tunes); it must have finished training on the same MNIST images (a validation
+    run needs one that never saw the validation images)."""
+    hint = f"train the {role} first: python train.py --models {name} --out {out_dir} (with the same --validation)"
+    if not meta_path(out_dir, name).exists():
+        raise CheckpointError(meta_path(out_dir, name), f"is missing; {hint}")
+    loaded = load_checkpoint(name, out_dir)
+    done = loaded.run
+    if not (done.complete and done.data_sha256 == data.checksum and done.train_images == len(data.train_x)):
+        raise CheckpointError(meta_path(out_dir, name), f"is not a finished run on the same {len(data.train_x):,} training images; {hint}")
+    return loaded
+
+
 def load_teacher(recipe: Recipe, out_dir: Path, data: Tensors) -> nn.Module | None:
-    """The trained model ``recipe.teacher`` from ``out_dir``; it must have finished training on the
-    same images as the student (a validation run needs a teacher that never saw the validation images)."""
+    """The trained model ``recipe.teacher`` from ``out_dir``, ready to give its logits; None without one."""
     if not recipe.teacher:
         return None
-    hint = f"train the teacher first: python train.py --models {recipe.teacher} --out {out_dir} (with the same --validation)"
-    if not meta_path(out_dir, recipe.teacher).exists():
-        raise CheckpointError(meta_path(out_dir, recipe.teacher), f"is missing; {hint}")
-    teacher = load_checkpoint(recipe.teacher, out_dir)
-    done = teacher.run
-    if not (done.complete and done.data_sha256 == data.checksum and done.train_images == len(data.train_x)):
-        raise CheckpointError(
-            meta_path(out_dir, recipe.teacher), f"is not a finished run on the same {len(data.train_x):,} training images; {hint}"
-        )
+    teacher = load_finished(recipe.teacher, out_dir, data, "teacher")
     return teacher.model.to(data.train_x.device, memory_format=torch.channels_last).eval()
 
 
@@ -243,6 +316,7 @@ def new_run(spec: ModelSpec, recipe: Recipe, data: Tensors, seed: int, evaluated
         train_images=len(data.train_x),
         evaluated_on=evaluated_on,
         data_sha256=data.checksum,
+        pen_data=data.pen.source if recipe.pen_share and data.pen is not None else None,
         versions=library_versions(),
     )
 
@@ -277,6 +351,8 @@ def train_model(
 
     torch.manual_seed(seed)
     model = spec.build().to(device, memory_format=torch.channels_last)
+    if recipe.init_from:
+        model.load_state_dict(load_finished(recipe.init_from, out_dir, data, "model it fine-tunes").model.state_dict())
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe, -(-len(data.train_x) // recipe.batch_size))
     if resume:
@@ -302,9 +378,10 @@ def train_model(
         with tqdm(total=len(data.train_x), desc=desc, unit="img", leave=False, disable=not show_progress) as bar:
             train_loss, train_acc, lr = train_one_epoch(model, data, recipe, optimizer, scheduler, generator, bar, teacher)
         test_loss, test_acc, predicted = evaluate(model, data.test_x, data.test_y)
+        pen_acc = round(evaluate(model, data.pen.val_x, data.pen.val_y)[1], 4) if data.pen is not None else None
         seconds = time.perf_counter() - started
         record = EpochRecord(
-            epoch, round(train_loss, 6), round(train_acc, 4), round(test_loss, 6), round(test_acc, 4), lr, round(seconds, 2)
+            epoch, round(train_loss, 6), round(train_acc, 4), round(test_loss, 6), round(test_acc, 4), lr, round(seconds, 2), pen_acc
         )
         labels = data.test_y.cpu()
         wrong = (predicted != labels).nonzero().flatten().tolist()
@@ -315,6 +392,7 @@ def train_model(
             trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             confusion_matrix=tuple(map(tuple, confusion_matrix(labels, predicted))),
             misclassified=tuple(Misread(i, int(labels[i]), int(predicted[i])) for i in wrong),
+            pen_acc=pen_acc,
         )
         if run.complete and data.drawn_x is not None:
             run = dataclasses.replace(run, drawn_acc=round(evaluate(model, data.drawn_x, data.test_y)[1], 4))
@@ -322,7 +400,9 @@ def train_model(
         save_resume_state(out_dir, ResumeState(run, model.state_dict(), optimizer.state_dict(), scheduler.state_dict()))
         log(
             f"{spec.name} epoch {epoch:>2}/{recipe.epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
-            f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:5.1f}s"
+            f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  "
+            + (f"pen {pen_acc:6.2f}%  " if pen_acc is not None else "")
+            + f"lr {lr:.4f}  {seconds:5.1f}s"
         )
     resume_path(out_dir, spec.name).unlink(missing_ok=True)
     return run

@@ -13,6 +13,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = ROOT / "checkpoints"
 MNIST_DIR = Path(os.environ.get("MNIST_SMALL_TEST_DATA", ROOT.parent / "shared" / "mnist"))
+PEN_DIR = Path(os.environ.get("MNIST_SMALL_TEST_PEN", ROOT.parent / "shared" / "pendigits"))
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_small.registry import REGISTRY
+from mnist_small.pen import TRAIN_FILE
+from mnist_small.registry import PEN, REGISTRY, twin
 
-from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
+from .conftest import CHECKPOINTS, MNIST_DIR, PEN_DIR, ROOT
 
 
 def run_cli(*args, env=None):
@@ -79,26 +80,33 @@ def test_predict_unreadable_file(tmp_path):
     assert "not a readable image" in proc.stdout
 
 
-def test_evaluate_drawn_json_and_record(mnist, tmp_path):
-    """Drawn MNIST re-measured with today's preprocessing matches what every checkpoint
-    records; --record writes it into the JSON and leaves the rest alone."""
+def test_evaluate_drawn_and_pen_json_and_record(mnist, tmp_path):
+    """Drawn MNIST and the validation writers' pen digits re-measured with today's preprocessing
+    match what every checkpoint records; --record writes them into the JSON and leaves the rest alone."""
+    if not (PEN_DIR / TRAIN_FILE).is_file():
+        pytest.skip(f"pen digits not found in {PEN_DIR} (set MNIST_SMALL_TEST_PEN)")
     checkpoints = shutil.copytree(CHECKPOINTS, tmp_path / "checkpoints")
     shipped = {n: json.loads((CHECKPOINTS / f"{n}.json").read_text()) for n in REGISTRY}
     stale = checkpoints / "squeeze1x1_4.2k.json"
-    stale.write_text(json.dumps({**shipped["squeeze1x1_4.2k"], "drawn_acc": 0.0}))
-    proc = run_cli("--checkpoints", str(checkpoints), "evaluate", "--data-dir", str(MNIST_DIR), "--json", "--drawn", "--record")
+    stale.write_text(json.dumps({**shipped["squeeze1x1_4.2k"], "drawn_acc": 0.0, "pen_acc": None}))
+    args = ("evaluate", "--data-dir", str(MNIST_DIR), "--json", "--drawn", "--pen", str(PEN_DIR), "--record")
+    proc = run_cli("--checkpoints", str(checkpoints), *args)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     for name, row in report.items():
-        assert set(row) == {"params", "accuracy", "recorded_accuracy", "drawn_accuracy"}
-        assert 90 < row["drawn_accuracy"] <= 100
-        assert row["drawn_accuracy"] == shipped[name]["drawn_acc"], f"{name}: stale; run evaluate --drawn --record"
+        assert set(row) == {"params", "accuracy", "recorded_accuracy", "drawn_accuracy", "pen_accuracy"}
+        assert 90 < row["drawn_accuracy"] <= 100 and 90 < row["pen_accuracy"] <= 100
+        assert row["drawn_accuracy"] == shipped[name]["drawn_acc"], f"{name}: stale; run evaluate --drawn --pen --record"
+        assert row["pen_accuracy"] == shipped[name]["pen_acc"], f"{name}: stale; run evaluate --drawn --pen --record"
         assert json.loads((checkpoints / f"{name}.json").read_text()) == shipped[name]
+    for name in REGISTRY:
+        if name.endswith(PEN):  # the variants beat their MNIST-only twins on writers neither trained on
+            assert report[name]["pen_accuracy"] > report[twin(name)]["pen_accuracy"]
 
 
-def test_record_needs_drawn():
+def test_record_needs_drawn_or_pen():
     proc = run_cli("evaluate", "--record")
-    assert proc.returncode == 2 and "--drawn" in proc.stderr
+    assert proc.returncode == 2 and "--drawn or --pen" in proc.stderr
 
 
 def test_the_checkpoint_folder_comes_from_the_apps_setting(tmp_path):

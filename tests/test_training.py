@@ -13,8 +13,8 @@ import torch
 
 import train as train_py
 from mnist_small.checkpoints import CheckpointError, load_checkpoint, resume_path, same_recipe
-from mnist_small.registry import REGISTRY, Recipe
-from mnist_small.training import Tensors, distillation_loss, evaluate, make_optimizer, make_scheduler, train_model
+from mnist_small.registry import PEN, REGISTRY, Recipe
+from mnist_small.training import PenTensors, Tensors, distillation_loss, evaluate, make_optimizer, make_scheduler, train_model
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 
@@ -215,3 +215,88 @@ def test_a_stored_recipe_with_fewer_fields_or_other_notes_is_the_same_recipe():
     assert same_recipe({**stored, "notes": ["written before a later note was edited"]}, recipe.to_dict())
     # stored before the momentum cycle was written out: SGD's 0.9, which OneCycle replaced by it
     assert Recipe.from_dict({**stored, "momentum": 0.9}).momentum == (0.95, 0.85)
+
+
+def cpu_augmented_epoch(model, data, recipe, optimizer, scheduler, generator):
+    """``train_one_epoch`` as it was before the whole step ran on the data's device: each batch
+    augmented on the CPU and copied back, each step's loss and hits read at once."""
+    import torch.nn.functional as F
+
+    from mnist_small.training import autocast
+
+    device = data.train_x.device
+    order = torch.randperm(len(data.train_x), generator=generator).to(device)
+    loss_sum, correct, seen = 0.0, 0, 0
+    for start in range(0, len(order), recipe.batch_size):
+        idx = order[start : start + recipe.batch_size]
+        x = recipe.augment(data.train_x[idx].cpu(), generator).to(device, memory_format=torch.channels_last)
+        y = data.train_y[idx]
+        with autocast(device):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    return loss_sum / seen, 100.0 * correct / seen, scheduler.get_last_lr()[0]
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
+        pytest.param("mps", marks=pytest.mark.skipif(not torch.backends.mps.is_available(), reason="no MPS device")),
+    ],
+)
+def test_an_epoch_on_the_datas_device_trains_as_augmenting_on_the_cpu_did(small, device):
+    """Augmenting on the batch's device and reading the loss only now and then changes nothing on
+    the CPU, to the last bit of the loss and of every weight (the shipped histories replay); on an
+    accelerator, only float rounding."""
+    from tqdm import tqdm
+
+    from mnist_small.data import Augment
+    from mnist_small.training import PROGRESS_EVERY, train_one_epoch
+
+    augment = Augment(rotation=15, translate=2, scale=(0.9, 1.1), shear=10, stroke=0.4, aspect=0.15, elastic=1.5)
+    recipe = dataclasses.replace(REGISTRY[NAME].recipe, augment=augment, epochs=1)
+    on_device = dataclasses.replace(small, train_x=small.train_x.to(device), train_y=small.train_y.to(device))
+    steps = -(-len(small.train_x) // recipe.batch_size)
+    assert steps > PROGRESS_EVERY, "long enough for the progress bar to read the loss mid-epoch"
+    results, weights = [], []
+    for epoch in (train_one_epoch, cpu_augmented_epoch):
+        torch.manual_seed(0)
+        model = REGISTRY[NAME].build().to(device, memory_format=torch.channels_last)
+        optimizer = make_optimizer(model, recipe)
+        scheduler = make_scheduler(optimizer, recipe, steps_per_epoch=steps)
+        generator = torch.Generator().manual_seed(5)
+        extra = {"progress": tqdm(total=len(small.train_x), disable=True)} if epoch is train_one_epoch else {}  # its progress path too
+        results.append(epoch(model, on_device, recipe, optimizer, scheduler, generator, **extra))
+        weights.append([p.detach().cpu() for p in model.parameters()])
+    if device == "cpu":
+        assert results[0] == results[1]
+        assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
+    else:
+        assert results[0][0] == pytest.approx(results[1][0], rel=0.05)
+
+
+def test_a_pen_variant_fine_tunes_its_trained_model_with_pen_digits(run, small, tmp_path):
+    """A +pen variant starts from its MNIST model's checkpoint, mixes pen digits into each batch,
+    measures pen accuracy every epoch and records the pen data it saw. Stand-in pen digits (MNIST
+    test images) keep this quick; tests/test_pen.py covers drawing the real ones."""
+    out, base = run
+    source = {"file": "stand-in", "renders": 1}
+    pen = PenTensors(small.test_x[:300], small.test_y[:300], small.test_x[300:600], small.test_y[300:600], source)
+    variant = REGISTRY[NAME + PEN]
+    assert variant.recipe.init_from == NAME and variant.recipe.pen_share > 0
+    record = train_model(variant, dataclasses.replace(small, pen=pen), out, seed=3, epochs=1, show_progress=False, log=lambda _: None)
+    assert record.pen_data == source and record.pen_acc == record.history[-1].pen_acc > 80.0
+    assert record.final_acc > base.final_acc - 3.0, "it starts from the trained model, not from scratch"
+
+    with pytest.raises(ValueError, match="no pen data was loaded"):
+        train_model(variant, small, out, epochs=1, show_progress=False, log=lambda _: None)
+    with pytest.raises(CheckpointError, match="is missing; train the model it fine-tunes first"):
+        train_model(variant, dataclasses.replace(small, pen=pen), tmp_path, epochs=1, show_progress=False, log=lambda _: None)
