@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,6 +23,8 @@ from .inference import probabilities
 from .pen import VALIDATION_WRITERS, pen_dir
 from .penrender import validation_set
 from .preprocess import load_image, prepare
+from .records import RunRecord
+from .registry import PEN, twin
 from .settings import CHECKPOINTS_ENV, DATA_ENV, checkpoint_dir, data_dir
 from .training import evaluate
 
@@ -126,17 +129,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    """The zoo as a Markdown table, from the checkpoints' own records (for the README)."""
+    """The zoo as a Markdown table, from the checkpoints' own records (for the README): one row
+    per architecture, its MNIST-only model and, after an arrow, its +pen variant."""
     models = load_models(args.checkpoints)
-    print("| model | write-up | params | MNIST test, final epoch | best (epoch) | write-up's best | drawn MNIST | epochs | train time |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def both(name: str, figure: Callable[[RunRecord], float | None], bold: bool = False) -> str:
+        runs = [models[n].run for n in (name, twin(name)) if n in models]
+        text = " → ".join(f"{value:.2f}%" if (value := figure(run)) is not None else "-" for run in runs)
+        return f"**{text}**" if bold else text
+
+    print(
+        "| model | write-up | params | reads real handwriting: MNIST → +pen | MNIST test, final epoch | drawn MNIST "
+        "| best (epoch) | write-up's best | epochs | train time |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, loaded in models.items():
+        if name.endswith(PEN) and twin(name) in models:
+            continue  # on its MNIST-only twin's row
         run, spec = loaded.run, loaded.spec
-        drawn = f"{run.drawn_acc:.2f}%" if run.drawn_acc is not None else "-"
         reported = f"{spec.reported_best_acc:.2f}%" if spec.reported_best_acc is not None else "-"
+        tuning = f" + {models[twin(name)].run.train_seconds:.0f} s" if twin(name) in models else ""
         print(
-            f"| `{name}` | {spec.writeup or 'ours'} | {run.params:,} | {run.final_acc:.2f}% | "
-            f"{run.best.test_acc:.2f}% ({run.best.epoch}) | {reported} | {drawn} | {len(run.history)} | {run.train_seconds:.0f} s |"
+            f"| `{name}` | {spec.writeup or 'ours'} | {run.params:,} | {both(name, lambda r: r.pen_acc, bold=True)} | "
+            f"{both(name, lambda r: r.final_acc)} | {both(name, lambda r: r.drawn_acc)} | {run.best.test_acc:.2f}% ({run.best.epoch}) | "
+            f"{reported} | {len(run.history)} | {run.train_seconds:.0f} s{tuning} |"
         )
     return 0
 
