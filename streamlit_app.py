@@ -17,7 +17,8 @@ import streamlit as st
 
 from views import compare, curves, draw, inside, mistakes, model_card, zoo
 from views.context import Context
-from views.resources import card_of, load_models
+from views.resources import load_models
+from views.sidebar import pick_model
 from views.style import CSS
 
 HERE = Path(__file__).resolve().parent
@@ -27,11 +28,6 @@ DATA_DIR = Path(os.environ.get("MNIST_SMALL_DATA", HERE / "data"))
 
 st.set_page_config(page_title="mnist_small: draw a digit", page_icon="✏️", layout="wide")
 st.html(CSS)  # style only: takes no room on the page
-
-
-def label(name: str) -> str:
-    """The name already says the size; the accuracy helps pick (the sidebar fits ~32 characters)."""
-    return f"{name} · {card_of(name, CHECKPOINTS)['final_acc']:.2f}%"
 
 
 models, failed = load_models(CHECKPOINTS)
@@ -46,13 +42,7 @@ if not models:
 # ---- sidebar: model choice and settings -------------------------------------------------
 with st.sidebar:
     st.title("✏️ mnist_small")
-    chosen = st.selectbox("Model", list(models), format_func=label, key="model")
-    chosen_card = card_of(chosen, CHECKPOINTS)
-    on_drawn = f" · {chosen_card['drawn_acc']:.2f}% on drawn ones" if chosen_card["drawn_acc"] is not None else ""
-    st.caption(
-        f"**{chosen_card['params']:,}** parameters · **{chosen_card['final_acc']:.2f}%** on MNIST's test digits{on_drawn}\n\n"
-        f"{chosen_card['description']}"
-    )
+    chosen = pick_model(models, CHECKPOINTS)  # an architecture, and trained on MNIST or with pen digits too
     brush_width = st.slider("Brush width", 8, 40, 20, key="stroke")
     if st.button("Clear the canvas", width="stretch"):
         st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1  # a new, empty canvas

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from .records import EpochRecord
 
 DIGITS = [str(d) for d in range(10)]
-ACCENT, MUTED, DRAWN = "#d62728", "#9db4cf", "#1f77b4"
+ACCENT, MUTED, MNIST_ONLY = "#d62728", "#9db4cf", "#1f77b4"  # MNIST_ONLY: models trained on MNIST alone
 FONT = {"size": 16}
 PALETTE = px.colors.qualitative.Bold
 # Plotly's Viridis as a 256-entry lookup table (uint8 RGB), for feature maps shown as pictures
@@ -54,8 +54,9 @@ def probability_bars(probs: np.ndarray, title: str = "") -> go.Figure:
     return styled(fig, 360, title=title, showlegend=False)
 
 
-def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
-    """Models x digits probabilities; each model's top guess is written in its cell."""
+def compare_heatmap(probs_by_model: dict[str, np.ndarray], breaks: Sequence[int] = ()) -> go.Figure:
+    """Models x digits probabilities; each model's top guess is written in its cell. ``breaks``:
+    the rows before which a thick line separates two groups of models."""
     names = list(probs_by_model)
     z = 100 * np.array([probs_by_model[n] for n in names])
     text = [[f"{v:.0f}" if v >= 1 else "" for v in row] for row in z]
@@ -75,6 +76,8 @@ def compare_heatmap(probs_by_model: dict[str, np.ndarray]) -> go.Figure:
     )
     fig.update_xaxes(type="category", side="top")  # no axis title: on a narrow screen it runs into the chart title
     fig.update_yaxes(autorange="reversed")
+    for row in breaks:
+        fig.add_hline(y=row - 0.5, line={"color": "#444444", "width": 4})
     fig = styled(fig, 120 + 48 * len(names), title="Each model's probability (%) for each digit")
     return fig.update_layout(margin_t=80, title_y=1, title_yanchor="top", title_pad_t=10)  # the title above the digits on top
 
@@ -84,40 +87,55 @@ def curve_colours(names: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
-def training_curves(histories: dict[str, Sequence[EpochRecord]]) -> list[go.Figure]:
+def training_curves(histories: dict[str, Sequence[EpochRecord]], starts: Sequence[float] = ()) -> list[go.Figure]:
     """Loss, accuracy and learning rate per epoch, as three charts (side by side on a wide screen,
-    stacked on a phone); train dotted, test solid; colours from ``curve_colours``, no legends."""
+    stacked on a phone); train dotted, test solid, and in the accuracy chart the real handwriting
+    (pen digits) dashed where measured; colours from ``curve_colours``, no legends. ``starts``: the
+    epochs where fine-tuning starts, marked by a grey line."""
     colours = curve_colours(list(histories))
     panels = {"loss": "loss (log scale)", "acc": "accuracy (%)", "lr": "learning rate"}
-    splits = {"loss": ("train", "test"), "acc": ("train", "test"), "lr": ("",)}
+    splits = {"loss": ("train", "test"), "acc": ("train", "test", "pen"), "lr": ("",)}
+    dashes = {"train": "dot", "pen": "dash"}
     figures = {metric: go.Figure() for metric in panels}
     for name, history in histories.items():
-        epochs = [h.epoch for h in history]
         for metric, fig in figures.items():
             for split in splits[metric]:
                 key = f"{split}_{metric}" if split else metric
+                measured = [h for h in history if getattr(h, key) is not None]
+                if not measured:
+                    continue
                 fig.add_trace(
                     go.Scatter(
-                        x=epochs,
-                        y=[getattr(h, key) for h in history],
+                        x=[h.epoch for h in measured],
+                        y=[getattr(h, key) for h in measured],
                         name=f"{name} {split or metric}",
-                        line={"color": colours[name], "dash": "dot" if split == "train" else "solid"},
+                        line={"color": colours[name], "dash": dashes.get(split, "solid")},
                         mode="lines+markers",
-                        hovertemplate=f"{name}<br>epoch %{{x}}<br>{key.replace('_', ' ')}: %{{y:.4g}}<extra></extra>",
+                        marker={"symbol": "diamond", "size": 9} if split == "pen" else {},
+                        hovertemplate=f"{name}<br>epoch %{{x}}<br>{CURVE_NAMES.get(key, key)}: %{{y:.4g}}<extra></extra>",
                     )
                 )
     # 1-2-5 ticks: a loss curve often spans less than one decade, where decade ticks show one label
     loss_ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
     figures["loss"].update_yaxes(type="log", tickvals=loss_ticks, ticktext=[f"{t:g}" for t in loss_ticks])
     later_accuracies = [
-        getattr(h, f"{split}_acc") for history in histories.values() for h in history[1:] or history for split in ("train", "test")
+        value
+        for history in histories.values()
+        for h in history[1:] or history
+        for value in (h.train_acc, h.test_acc, h.pen_acc)
+        if value is not None
     ]
     if later_accuracies:  # the first epoch's low accuracy would squash the interesting range
         figures["acc"].update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2])
     for metric, fig in figures.items():
+        for start in starts:
+            fig.add_vline(x=start, line={"color": "#9a9a9a", "width": 1, "dash": "dot"})
         fig.update_xaxes(title="epoch")
         styled(fig, 360, title=panels[metric], showlegend=False)
     return list(figures.values())
+
+
+CURVE_NAMES = {"pen_acc": "real handwriting", "train_acc": "train accuracy", "test_acc": "test accuracy"}
 
 
 # The zoo plot's area on the narrowest screen it is made for (a 1024 px projector, sidebar open),
@@ -159,40 +177,55 @@ def label_offsets(
     return offsets
 
 
-def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None) -> go.Figure:
-    """Parameters vs test accuracy, one labelled point per model. ``extra``: a second series
-    (drawn MNIST), each point joined to its model's first one by a thin line."""
+def zoo_series(rows: Sequence[dict], y: str) -> tuple[list[dict], list[dict], list[tuple[dict, dict]]]:
+    """The rows with a ``y`` figure, split into the models trained on MNIST and their +pen twins
+    (``row["pen"]``), and the pairs of one architecture where both have it."""
+    rows = [r for r in rows if r[y] is not None]
+    mnist, pen = [r for r in rows if not r["pen"]], [r for r in rows if r["pen"]]
+    twins = {r["architecture"]: r for r in pen}
+    return mnist, pen, [(r, twins[r["architecture"]]) for r in mnist if r["architecture"] in twins]
+
+
+def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", y_title: str = "final accuracy (%)") -> go.Figure:
+    """Parameters vs ``y``, one point per model: trained on MNIST in blue, the +pen twin (same
+    size) in red, the two joined by a thin line; each architecture labelled once, at its higher point."""
     fig = go.Figure()
-    params = [r["params"] for r in rows]
-    names = [r["name"] for r in rows]
-    accuracy = [r[y] for r in rows]
-    series = [accuracy] + ([[r[extra] for r in rows]] if extra else [])
-    all_y = [v for values in series for v in values]
+    mnist, pen, pairs = zoo_series(rows, y)
+    shown = mnist + pen
+    if not shown:
+        return styled(fig, 540, title="Size vs accuracy")
+    top = {}  # each architecture's higher point carries its label
+    for r in shown:
+        if r["architecture"] not in top or r[y] > top[r["architecture"]][y]:
+            top[r["architecture"]] = r
+    labelled = list(top.values())
+    params = [r["params"] for r in shown]
     low, high = np.log10(min(params)), np.log10(max(params))
     margin = 0.12 * (high - low) + 0.05  # room for the end points' labels
     x_range = [low - margin, high + margin]
+    all_y = [r[y] for r in shown]
     y_pad = 0.1 * (max(all_y) - min(all_y)) + 0.05  # room for the top and bottom labels
     y_range = [min(all_y) - y_pad, max(all_y) + y_pad]
 
-    def pixels(p: float, v: float) -> tuple[float, float]:
+    def pixels(r: dict) -> tuple[float, float]:
         return (
-            (np.log10(p) - x_range[0]) / (x_range[1] - x_range[0]) * PLOT_AREA[0],
-            (y_range[1] - v) / (y_range[1] - y_range[0]) * PLOT_AREA[1],
+            (np.log10(r["params"]) - x_range[0]) / (x_range[1] - x_range[0]) * PLOT_AREA[0],
+            (y_range[1] - r[y]) / (y_range[1] - y_range[0]) * PLOT_AREA[1],
         )
 
-    markers = [pixels(p, v) for values in series for p, v in zip(params, values, strict=True)]
-    offsets = label_offsets([pixels(p, v) for p, v in zip(params, accuracy, strict=True)], names, markers)
-    if extra:
-        fig.add_trace(_joins(params, [(r[y], r[extra]) for r in rows], width=1))
-        fig.add_trace(_points(params, series[1], names, "drawn MNIST", DRAWN))
-    fig.add_trace(_points(params, accuracy, names, "MNIST test", ACCENT))
-    for p, v, name, (dx, dy) in zip(params, accuracy, names, offsets, strict=True):
+    offsets = label_offsets([pixels(r) for r in labelled], [r["architecture"] for r in labelled], [pixels(r) for r in shown])
+    if pairs:
+        fig.add_trace(_joins([a["params"] for a, _ in pairs], [(a[y], b[y]) for a, b in pairs], width=1))
+    for series, kind, colour in ((mnist, "trained on MNIST", MNIST_ONLY), (pen, "MNIST + pen writers", ACCENT)):
+        if series:
+            fig.add_trace(_points([r["params"] for r in series], [r[y] for r in series], [r["name"] for r in series], kind, colour))
+    for r, (dx, dy) in zip(labelled, offsets, strict=True):
         # a log axis takes annotation positions as log10; the line from a far label to its point
         # is clipped to the label's box, so a label right beside its point shows none
         fig.add_annotation(
-            x=np.log10(p),
-            y=v,
-            text=name,
+            x=np.log10(r["params"]),
+            y=r[y],
+            text=r["architecture"],
             ax=dx,
             ay=dy,
             font={"size": 13},
@@ -204,30 +237,36 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", extra: str | None = N
     # plain 1-2-3-5-7 ticks labelled "2k", "10k": the log axis's own minor labels ("2", "3", ... "10k", "2") confuse
     ticks = [m * 10**e for e in range(2, 7) for m in (1, 2, 3, 5, 7) if x_range[0] <= np.log10(m * 10**e) <= x_range[1]]
     fig.update_xaxes(title="parameters", type="log", range=x_range, tickvals=ticks, ticktext=[f"{t / 1000:g}k" for t in ticks])
-    fig.update_yaxes(title="final accuracy (%)", range=y_range)
+    fig.update_yaxes(title=y_title, range=y_range)
     legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}  # above: the plot keeps the width
-    return styled(fig, 540, title="Size vs accuracy", showlegend=bool(extra), legend=legend)
+    return styled(fig, 540, title="Size vs accuracy", showlegend=True, legend=legend)
 
 
-def zoo_dots(rows: Sequence[dict], y: str = "accuracy", extra: str | None = None) -> go.Figure:
-    """The zoo for a phone: one row per model, smallest first, its name above its dots (test
-    accuracy, and ``extra``, drawn MNIST, joined to it). The scatter's ten labels need more
-    width than a phone has; here every name gets a line of its own."""
-    rows = sorted(rows, key=lambda r: r["params"])
-    names = [r["name"] for r in rows]
+def zoo_dots(rows: Sequence[dict], y: str = "accuracy", what: str = "MNIST test") -> go.Figure:
+    """The zoo for a phone: one row per architecture, smallest first, its name above its dots
+    (``y`` of the model trained on MNIST and of its +pen twin, joined). The scatter's labels
+    need more width than a phone has; here every name gets a line of its own."""
+    mnist, pen, pairs = zoo_series(rows, y)
+    sizes = {r["architecture"]: r["params"] for r in mnist + pen}
+    names = sorted(sizes, key=lambda a: (sizes[a], a))
     fig = go.Figure()
-    if extra:
-        fig.add_trace(_joins(names, [(r[y], r[extra]) for r in rows], width=2, across=True))
-        fig.add_trace(_points([r[extra] for r in rows], names, names, "drawn MNIST", DRAWN, "drawn MNIST: %{x:.2f}%"))
-    fig.add_trace(_points([r[y] for r in rows], names, names, "MNIST test", ACCENT, "MNIST test: %{x:.2f}%"))
+    if pairs:
+        fig.add_trace(_joins([a["architecture"] for a, _ in pairs], [(a[y], b[y]) for a, b in pairs], width=2, across=True))
+    for series, kind, colour in ((mnist, "trained on MNIST", MNIST_ONLY), (pen, "MNIST + pen writers", ACCENT)):
+        if series:
+            at = [r["architecture"] for r in series]
+            fig.add_trace(_points([r[y] for r in series], at, [r["name"] for r in series], kind, colour, f"{what}: %{{x:.2f}}%"))
     for name in names:
         fig.add_annotation(x=0, xref="paper", xanchor="left", y=name, yshift=17, text=name, showarrow=False, font={"size": 13})
-    fig.update_yaxes(type="category", autorange="reversed", showticklabels=False, showgrid=False)
-    fig.update_xaxes(ticksuffix="%", side="top", dtick=0.2)
-    # the colours named in the title: a legend would need a line of its own on a phone
-    title = f"<span style='color:{ACCENT}'>MNIST test</span>" + (f" and <span style='color:{DRAWN}'>drawn</span>" if extra else "")
-    fig = styled(fig, 140 + 52 * len(rows), showlegend=False)
-    return fig.update_layout(title={"text": f"{title} accuracy", "subtitle": {"text": "smallest model first"}}, margin_t=110)
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=names, autorange="reversed", showticklabels=False, showgrid=False
+    )
+    fig.update_xaxes(ticksuffix="%", side="top", nticks=6)
+    # the kinds' colours named in the title: a legend would need a line of its own on a phone
+    kinds = [f"<span style='color:{MNIST_ONLY}'>MNIST</span>"] * bool(mnist) + [f"<span style='color:{ACCENT}'>+pen</span>"] * bool(pen)
+    fig = styled(fig, 140 + 52 * len(names), showlegend=False)
+    title = {"text": f"{what}: {' and '.join(kinds)}", "subtitle": {"text": "smallest model first"}}
+    return fig.update_layout(title=title, margin_t=110)
 
 
 def _joins(at: Sequence, ends: Sequence[tuple[float, float]], width: int, across: bool = False) -> go.Scatter:

@@ -1,6 +1,7 @@
 """What a model is made of and what its checkpoint records, read for display: the
 torchsummary-style layer table, MACs and size, the model card, the training history, the
-test-set mistakes, and the zoo's agreement on a drawing.
+test-set mistakes, the zoo's agreement on a drawing, and each architecture's two kinds: trained
+on MNIST, and its ``+pen`` twin fine-tuned with real pen-written digits.
 
 The app reads checkpoint records only through these functions (never ``LoadedModel.run``
 itself), so the checkpoint format can change in one place."""
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,7 +21,9 @@ from .data import Augment
 from .inference import outputs_of
 from .models import count_params
 from .records import EpochRecord, Misread
-from .registry import Recipe
+from .registry import PEN, REGISTRY, Recipe
+
+TRAINED_ON = {False: "MNIST", True: "MNIST + pen writers"}  # a model's kind, by whether it trained on pen digits
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ def model_card(loaded: LoadedModel) -> dict:
         "weights_kb": weights_kb(loaded.model),
         "final_acc": run.final_acc,
         "drawn_acc": run.drawn_acc,  # None until measured (evaluate --drawn --record)
+        "pen_acc": run.pen_acc,  # reads real handwriting: the validation writers' pen digits; None until measured
+        "pen_data": run.pen_data,  # what pen digits it trained on; None for a model trained on MNIST alone
+        "fine_tuned_from": fine_tuned_from(loaded),
         "best_acc": run.best.test_acc,
         "best_epoch": run.best.epoch,
         "epochs": len(run.history),
@@ -123,6 +129,61 @@ def teacher(loaded: LoadedModel) -> str:
     return loaded.run.recipe.get("teacher") or ""
 
 
+def fine_tuned_from(loaded: LoadedModel) -> str:
+    """The model whose finished checkpoint this one started from (a +pen twin's MNIST model); "" if none."""
+    return loaded.run.recipe.get("init_from") or ""
+
+
+def trained_on_pen(name: str) -> bool:
+    return name.endswith(PEN)
+
+
+def architecture(name: str) -> str:
+    """The architecture a model is: its name without ``+pen``."""
+    return name.removesuffix(PEN)
+
+
+def model_name(arch: str, pen: bool) -> str:
+    """The model of architecture ``arch`` trained on MNIST alone, or with pen digits too."""
+    return arch + PEN if pen else arch
+
+
+def architectures(names: Iterable[str]) -> list[str]:
+    """Each architecture once, in the order its first model comes."""
+    return list(dict.fromkeys(map(architecture, names)))
+
+
+def kinds(names: Iterable[str], arch: str) -> list[bool]:
+    """Which kinds of ``arch`` are among ``names``: False for trained on MNIST, True for +pen."""
+    present = set(names)
+    return [pen for pen in (False, True) if model_name(arch, pen) in present]
+
+
+def best_reader(pen_accuracies: Mapping[str, float | None]) -> str:
+    """The model that reads real handwriting best: the highest pen accuracy (the first of equals);
+    the first model when none has been measured. ``pen_accuracies`` must not be empty."""
+    measured = {name: acc for name, acc in pen_accuracies.items() if acc is not None}
+    return max(measured, key=measured.__getitem__) if measured else next(iter(pen_accuracies))
+
+
+def curve_histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> dict[str, tuple[EpochRecord, ...]]:
+    """Each named model's history as the training curves draw it. A fine-tuned model's epochs are
+    numbered on from the last epoch of the model it started from (its own checkpoint's if loaded,
+    else its registered recipe's), because that is where it starts. A model whose pen accuracy
+    was measured once after training has it at its last epoch."""
+    out = {}
+    for name in names:
+        run = models[name].run
+        start = fine_tuned_from(models[name])
+        registered = REGISTRY[start].recipe.epochs if start in REGISTRY else 0
+        offset = models[start].run.final.epoch if start in models else registered
+        history = [replace(h, epoch=h.epoch + offset) for h in run.history]
+        if history and history[-1].pen_acc is None and run.pen_acc is not None:
+            history[-1] = replace(history[-1], pen_acc=run.pen_acc)
+        out[name] = tuple(history)
+    return out
+
+
 def histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> dict[str, Sequence[EpochRecord]]:
     """The per-epoch history (losses, accuracies, learning rate) of each named model, for the training curves."""
     return {name: models[name].run.history for name in names}
@@ -139,17 +200,22 @@ def confusion_matrix(loaded: LoadedModel) -> Sequence[Sequence[int]] | None:
 
 
 def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
-    """One row per model for the zoo table and the size-vs-accuracy scatter."""
+    """One row per model for the zoo table and the size-vs-accuracy scatter, the headline figure
+    (reads real handwriting) first."""
     rows = []
     for name, loaded in models.items():
         card = model_card(loaded)
         rows.append(
             {
                 "name": name,
+                "architecture": architecture(name),
+                "pen": trained_on_pen(name),
+                "trained on": TRAINED_ON[trained_on_pen(name)],
+                "pen accuracy": card["pen_acc"],
+                "drawn accuracy": card["drawn_acc"],
+                "accuracy": card["final_acc"],
                 "params": card["params"],
                 "MACs": card["macs"],
-                "accuracy": card["final_acc"],
-                "drawn accuracy": card["drawn_acc"],
                 "best accuracy": card["best_acc"],
                 "epochs": card["epochs"],
                 "train seconds": card["train_seconds"],
@@ -215,15 +281,26 @@ def votes(guessed: Mapping[str, int]) -> list[int]:
     return np.bincount(np.array(list(guessed.values()), dtype=int), minlength=10).tolist()
 
 
-def comparison_rows(probabilities: Mapping[str, np.ndarray], accuracies: Mapping[str, float]) -> list[dict]:
-    """One row per model for the comparison table: its answer, how sure it is (%, one decimal)
-    and its test accuracy."""
+def comparison_rows(
+    probabilities: Mapping[str, np.ndarray], accuracies: Mapping[str, float], pen_accuracies: Mapping[str, float | None]
+) -> list[dict]:
+    """One row per model for the comparison table: its kind, its answer, how sure it is (%, one
+    decimal), how much real handwriting it reads (None if not measured) and its test accuracy."""
     return [
         {
             "model": name,
+            "trained on": TRAINED_ON[trained_on_pen(name)],
             "guess": guess,
             "confidence (%)": round(100 * float(probabilities[name][guess]), 1),
+            "real handwriting (%)": pen_accuracies[name],
             "test accuracy (%)": accuracies[name],
         }
         for name, guess in guesses(probabilities).items()
     ]
+
+
+def by_kind(names: Iterable[str]) -> dict[bool, list[str]]:
+    """The names split by kind, trained on MNIST (False) first; a kind with no model is left out."""
+    names = list(names)
+    groups = {pen: [n for n in names if trained_on_pen(n) == pen] for pen in (False, True)}
+    return {pen: group for pen, group in groups.items() if group}

@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from mnist_small.registry import REGISTRY
+from mnist_small.registry import PEN, REGISTRY
 
 from .appserver import BIG_DIGIT, CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
-from .conftest import MNIST_DIR, paper_photo
+from .conftest import CHECKPOINTS, MNIST_DIR, paper_photo
 
 DOCS = ROOT / "docs"
 pytestmark = [
@@ -65,6 +65,21 @@ def big_digit(page) -> str:
     return page.locator(BIG_DIGIT).first.inner_text(timeout=15_000).strip()
 
 
+def pick_model(page, architecture: str, pen: bool) -> str:
+    """Pick an architecture and what it was trained on in the sidebar; returns the model's name."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=re.compile(re.escape(architecture))).click()
+    name = architecture + PEN if pen else architecture
+    trained_on = page.locator('[data-testid="stSidebar"]').get_by_role("button", name="MNIST + pen writers" if pen else "MNIST", exact=True)
+    trained_on.click()
+    page.get_by_text(f"{name} says").wait_for(timeout=20_000)
+    return name
+
+
+def has_twin(name: str) -> bool:
+    return (CHECKPOINTS / f"{name}{PEN}.json").exists()
+
+
 def assert_no_error(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.content()
@@ -82,11 +97,12 @@ def test_draw_switch_compare_and_curves(page, app_url):
     page.screenshot(path=str(DOCS / "app-draw.png"))
 
     # switch the model in the sidebar; the drawing stays and the new model answers
-    other = list(REGISTRY)[-1]
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name=re.compile(re.escape(other))).click()
-    page.get_by_text(f"{other} says").wait_for(timeout=20_000)
+    other = [name for name in REGISTRY if not name.endswith(PEN)][-1]
+    pick_model(page, other, pen=False)
     assert big_digit(page) == "1"
+    if has_twin(other):  # and its +pen twin: the same architecture, the same drawing
+        pick_model(page, other, pen=True)
+        assert big_digit(page) == "1"
 
     page.get_by_role("tab", name=re.compile("Compare models")).click()
     page.get_by_text(re.compile(r"models (agree|disagree)")).first.wait_for(timeout=20_000)
@@ -97,6 +113,11 @@ def test_draw_switch_compare_and_curves(page, app_url):
     page.locator(".js-plotly-plot", has_text="learning rate").wait_for(timeout=20_000)
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-curves.png"))
+
+    page.get_by_role("tab", name="Zoo").click()
+    page.locator(".js-plotly-plot", has_text="Size vs accuracy").wait_for(timeout=20_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(DOCS / "app-zoo.png"))
     assert_no_error(page)
 
 
@@ -116,10 +137,9 @@ def test_inside_view_hides_the_part_of_a_four_the_model_needs(page, app_url):
 def test_model_card_shows_training_digits_as_the_model_saw_them(page, app_url, mnist):
     page.goto(app_url)
     page.get_by_text(HINT).wait_for(timeout=60_000)
-    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name=re.compile("three_blocks_9.6k")).click()
+    name = pick_model(page, "three_blocks_9.6k", pen=has_twin("three_blocks_9.6k"))  # the +pen card names its data
     page.get_by_role("tab", name=re.compile("Model card")).click()
-    page.get_by_text("Training digits as three_blocks_9.6k saw them").wait_for(timeout=30_000)
+    page.get_by_text(f"Training digits as {name} saw them").wait_for(timeout=30_000)
     expect(page.locator('[data-testid="stImage"] img')).to_have_count(10, timeout=20_000)  # one picture per digit
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-card.png"))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 
 from mnist_small import plots
@@ -23,6 +25,9 @@ def test_compare_heatmap_has_a_row_per_model():
     fig = plots.compare_heatmap({"a": np.eye(10)[1], "b": np.eye(10)[2]})
     assert list(fig.data[0].y) == ["a", "b"]
     assert np.asarray(fig.data[0].z).shape == (2, 10)
+    assert fig.layout.shapes == ()
+    grouped = plots.compare_heatmap({"a": np.eye(10)[1], "b": np.eye(10)[2], "a+pen": np.eye(10)[1]}, breaks=[2])
+    assert [(s.y0, s.y1) for s in grouped.layout.shapes] == [(1.5, 1.5)]  # a line between the rows of b and a+pen
 
 
 def test_training_curves_from_history():
@@ -37,6 +42,21 @@ def test_training_curves_from_history():
     # the log loss axis (0.17-1 here, under one decade) is labelled at 0.2 and 0.5 too, not at 1 alone
     ticks = loss.layout.yaxis.ticktext
     assert loss.layout.yaxis.type == "log" and {"0.2", "0.5", "1"} <= set(ticks)
+    assert loss.layout.shapes == ()
+
+
+def test_training_curves_draw_real_handwriting_where_measured_and_mark_fine_tuning():
+    twin = [dataclasses.replace(h, epoch=h.epoch + 3, pen_acc=97 + h.epoch) for h in HISTORY]
+    once = [*HISTORY[:2], dataclasses.replace(HISTORY[2], pen_acc=91.0)]
+    loss, accuracy, lr = plots.training_curves({"m": once, "m+pen": twin}, starts=[3.5])
+    pen = {t.name: t for t in accuracy.data if t.name.endswith(" pen")}
+    assert list(pen["m pen"].x) == [3] and list(pen["m pen"].y) == [91.0]  # measured once, after training
+    assert list(pen["m+pen pen"].x) == [4, 5, 6] and list(pen["m+pen pen"].y) == [98, 99, 100]
+    assert pen["m+pen pen"].line.dash == "dash"
+    assert accuracy.layout.yaxis.range[0] == 90.5  # the range takes the pen accuracies in (train: 92 and up)
+    assert not any(t.name.endswith(" pen") for t in loss.data + lr.data)
+    assert all([s.x0 for s in fig.layout.shapes] == [3.5] for fig in (loss, accuracy, lr))  # where fine-tuning starts
+    assert plots.training_curves({"m": HISTORY})[1].data[-1].name == "m test"  # nothing measured: no pen line
 
 
 def test_confusion_heatmap_hides_the_diagonal():
@@ -67,17 +87,34 @@ def test_digit_strips_stack_each_digits_rows_with_clear_gaps():
     assert (strips[4][2 * 28 : 2 * 30, :, 3] == 0).all() and (strips[4][:, :2, 3] == 0).all()  # the gaps are see-through
 
 
-def test_zoo_scatter_with_drawn_series():
-    rows = [{"name": "a", "params": 5000, "accuracy": 99.1, "drawn": 97.0}, {"name": "b", "params": 9000, "accuracy": 99.4, "drawn": 98.0}]
-    assert [t.name for t in plots.zoo_scatter(rows).data] == ["MNIST test"]
-    fig = plots.zoo_scatter(rows, extra="drawn")
-    lines, drawn, mnist = fig.data
-    assert list(drawn.y) == [97.0, 98.0] and list(mnist.y) == [99.1, 99.4]
-    assert list(lines.y) == [99.1, 97.0, None, 99.4, 98.0, None]  # each model's two points joined
+def zoo_rows() -> list[dict]:
+    """Two architectures trained on MNIST, the first with its +pen twin; b's real handwriting not measured."""
+    return [
+        {"name": "a", "architecture": "a", "pen": False, "params": 5000, "accuracy": 99.1, "pen accuracy": 95.0},
+        {"name": "b", "architecture": "b", "pen": False, "params": 9000, "accuracy": 99.4, "pen accuracy": None},
+        {"name": "a+pen", "architecture": "a", "pen": True, "params": 5000, "accuracy": 99.2, "pen accuracy": 98.5},
+    ]
+
+
+def test_zoo_scatter_joins_each_model_to_its_pen_twin():
+    fig = plots.zoo_scatter(zoo_rows(), "pen accuracy", "reads real handwriting (%)")
+    lines, mnist, pen = fig.data
+    assert (mnist.name, list(mnist.text), list(mnist.y)) == ("trained on MNIST", ["a"], [95.0])  # b: not measured, no point
+    assert (pen.name, list(pen.text), list(pen.y)) == ("MNIST + pen writers", ["a+pen"], [98.5])
+    assert mnist.marker.color == plots.MNIST_ONLY and pen.marker.color == plots.ACCENT
+    assert list(lines.y) == [95.0, 98.5, None] and list(lines.x) == [5000, 5000, None]  # the twin at the same size, joined
+    assert [(a.text, a.y) for a in fig.layout.annotations] == [("a", 98.5)]  # one label per architecture, at its higher point
+    assert fig.layout.yaxis.title.text == "reads real handwriting (%)"
+
+    fig = plots.zoo_scatter(zoo_rows())  # MNIST test: every model has it
+    assert [t.name for t in fig.data][1:] == ["trained on MNIST", "MNIST + pen writers"]
     labels = fig.layout.annotations  # on a log axis, annotations sit at log10(x)
-    assert [(a.text, a.x, a.y) for a in labels] == [("a", np.log10(5000), 99.1), ("b", np.log10(9000), 99.4)]
+    assert [(a.text, a.x, a.y) for a in labels] == [("a", np.log10(5000), 99.2), ("b", np.log10(9000), 99.4)]
     axis = fig.layout.xaxis  # 5,000 and 9,000 params with a margin: 4.2k to 10.8k, ticks labelled plainly
     assert list(axis.tickvals) == [5000, 7000, 10000] and list(axis.ticktext) == ["5k", "7k", "10k"]
+    only_mnist = plots.zoo_scatter([r for r in zoo_rows() if not r["pen"]])
+    assert [t.name for t in only_mnist.data] == ["trained on MNIST"]
+    assert plots.zoo_scatter([r for r in zoo_rows() if r["name"] == "b"], "pen accuracy").data == ()  # nothing measured
 
 
 def label_boxes(points, names, offsets):
@@ -117,14 +154,15 @@ def test_a_label_goes_where_there_is_room():
     assert dx > 0  # at the left edge, centred text would leave the plot: it goes to the right
 
 
-def test_zoo_dots_gives_each_model_a_row_smallest_first():
-    rows = [
-        {"name": "big", "params": 9000, "accuracy": 99.4, "drawn": 98.0},
-        {"name": "small", "params": 5000, "accuracy": 99.1, "drawn": 97.0},
-    ]
-    lines, drawn, mnist = plots.zoo_dots(rows, extra="drawn").data
-    assert list(mnist.y) == ["small", "big"] and list(mnist.x) == [99.1, 99.4] and list(drawn.x) == [97.0, 98.0]
-    assert list(lines.x) == [99.1, 97.0, None, 99.4, 98.0, None]
-    fig = plots.zoo_dots(rows)
-    assert [a.text for a in fig.layout.annotations] == ["small", "big"]  # each name on a line of its own
-    assert "drawn" not in fig.layout.title.text and [t.name for t in fig.data] == ["MNIST test"]
+def test_zoo_dots_gives_each_architecture_a_row_smallest_first():
+    rows = [{**r, "params": 14000 - r["params"]} for r in zoo_rows()]  # b is now the smaller
+    lines, mnist, pen = plots.zoo_dots(rows, "accuracy").data
+    assert list(mnist.y) == ["a", "b"] and list(mnist.x) == [99.1, 99.4] and list(pen.y) == ["a"] and list(pen.x) == [99.2]
+    assert list(lines.x) == [99.1, 99.2, None] and list(lines.y) == ["a", "a", None]
+    fig = plots.zoo_dots(rows, "accuracy", "MNIST test")
+    assert [a.text for a in fig.layout.annotations] == ["b", "a"]  # each name on a line of its own, smallest first
+    assert list(fig.layout.yaxis.categoryarray) == ["b", "a"]
+    assert fig.layout.title.text.startswith("MNIST test") and "+pen" in fig.layout.title.text
+    fig = plots.zoo_dots(rows, "pen accuracy", "real handwriting")
+    assert [a.text for a in fig.layout.annotations] == ["a"]  # b's real handwriting is not measured: no row
+    assert "+pen" not in plots.zoo_dots(rows[:2]).layout.title.text

@@ -4,22 +4,32 @@ import shutil
 
 import numpy as np
 
-from mnist_small.checkpoints import load_checkpoint
-from mnist_small.records import Misread
-from mnist_small.registry import REGISTRY, Recipe
+from mnist_small.checkpoints import LoadedModel, load_checkpoint
+from mnist_small.records import EpochRecord, Misread, RunRecord
+from mnist_small.registry import REGISTRY, Recipe, twin
 from mnist_small.summary import (
+    TRAINED_ON,
     HardDigit,
+    architecture,
+    architectures,
+    best_reader,
+    by_kind,
     comparison_rows,
     confusion_matrix,
+    curve_histories,
     feature_map_layers,
     fooled,
     guesses,
     hardest_digits,
     histories,
+    kinds,
     layer_table,
     misclassified,
     mistake_pairs,
     mistakes_of,
+    model_card,
+    model_name,
+    overview_rows,
     readable_recipe,
     teacher,
     training_augment,
@@ -69,9 +79,17 @@ def test_votes_count_each_models_answer():
     assert guesses(probabilities) == {"a": 7, "b": 7, "c": 1}
     assert votes(guesses(probabilities)) == [0, 1, 0, 0, 0, 0, 0, 2, 0, 0]
     assert votes({}) == [0] * 10
-    rows = comparison_rows(probabilities, {"a": 99.1, "b": 98.7, "c": 99.4})
-    assert rows[2] == {"model": "c", "guess": 1, "confidence (%)": 64.0, "test accuracy (%)": 99.4}
-    assert [r["model"] for r in rows] == ["a", "b", "c"]
+    rows = comparison_rows(probabilities, {"a": 99.1, "b": 98.7, "c": 99.4}, {"a": 96.0, "b": None, "c": 95.5})
+    assert rows[2] == {
+        "model": "c",
+        "trained on": "MNIST",
+        "guess": 1,
+        "confidence (%)": 64.0,
+        "real handwriting (%)": 95.5,
+        "test accuracy (%)": 99.4,
+    }
+    assert [r["model"] for r in rows] == ["a", "b", "c"] and rows[1]["real handwriting (%)"] is None
+    assert comparison_rows({"a+pen": np.eye(10)[7]}, {"a+pen": 99.0}, {"a+pen": 98.5})[0]["trained on"] == "MNIST + pen writers"
 
 
 def test_mistakes_of_one_confusion_or_all():
@@ -100,7 +118,7 @@ def test_feature_map_layers_are_the_ones_with_2d_maps():
 def test_what_a_checkpoint_records_is_read_for_display():
     loaded = load_checkpoint(FIRST, CHECKPOINTS)
     stored = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())
-    assert [dataclasses.asdict(h) for h in histories({FIRST: loaded}, [FIRST])[FIRST]] == stored["history"]
+    assert list(histories({FIRST: loaded}, [FIRST])[FIRST]) == [EpochRecord(**h) for h in stored["history"]]
     assert histories({FIRST: loaded}, []) == {}
     assert [dataclasses.asdict(m) for m in misclassified(loaded)] == stored["misclassified"]
     assert [list(row) for row in confusion_matrix(loaded)] == stored["confusion_matrix"]
@@ -117,3 +135,64 @@ def test_a_recipe_this_version_cannot_read_shows_the_registrys_augmentation(tmp_
     stored["recipe"]["from_a_later_version"] = True
     (tmp_path / f"{FIRST}.json").write_text(json.dumps(stored))
     assert training_augment(load_checkpoint(FIRST, tmp_path)) == REGISTRY[FIRST].recipe.augment
+
+
+def test_a_model_and_its_pen_twin_are_one_architecture_of_two_kinds():
+    assert [architecture(n) for n in ("a", "a+pen")] == ["a", "a"]
+    assert model_name("a", False) == "a" and model_name("a", True) == "a+pen" == twin("a")
+    names = ["a", "b", "c", "a+pen", "c+pen", "d+pen"]  # registry order: the MNIST models first
+    assert architectures(names) == ["a", "b", "c", "d"]
+    assert kinds(names, "a") == [False, True] and kinds(names, "b") == [False] and kinds(names, "d") == [True] and kinds(names, "e") == []
+    assert by_kind(names) == {False: ["a", "b", "c"], True: ["a+pen", "c+pen", "d+pen"]}
+    assert by_kind(["a", "b"]) == {False: ["a", "b"]} and by_kind(["a+pen"]) == {True: ["a+pen"]}
+    assert TRAINED_ON == {False: "MNIST", True: "MNIST + pen writers"}
+
+
+def test_the_best_reader_of_real_handwriting_is_the_default():
+    assert best_reader({"a": 95.1, "b": None, "a+pen": 98.9, "b+pen": 99.2}) == "b+pen"
+    assert best_reader({"a": 97.0, "b": 97.0, "c": 96.0}) == "a"  # the first of equals
+    assert best_reader({"a": None, "b": 95.0}) == "b"  # unmeasured models are passed over
+    assert best_reader({"a": None, "b": None}) == "a"  # none measured: the first, as before
+
+
+def fake_model(
+    name: str, epochs: int, pen: tuple[float | None, ...] = (), pen_acc: float | None = None, init_from: str = ""
+) -> LoadedModel:
+    pen = pen or (None,) * epochs
+    history = tuple(EpochRecord(e, 0.1, 98.0, 0.05, 99.0, 0.01, 1.0, p) for e, p in zip(range(1, epochs + 1), pen, strict=True))
+    run = RunRecord(name=name, params=1, recipe={"init_from": init_from}, history=history, pen_acc=pen_acc)
+    return LoadedModel(spec=REGISTRY[name], model=None, run=run)
+
+
+def test_a_twins_curves_go_on_from_the_model_it_was_fine_tuned_from():
+    base = "three_blocks_9.6k"
+    models = {base: fake_model(base, 8, pen_acc=96.2), twin(base): fake_model(twin(base), 3, (97.0, 98.0, 98.5), 98.5, init_from=base)}
+    drawn = curve_histories(models, [base, twin(base)])
+    assert [h.epoch for h in drawn[twin(base)]] == [9, 10, 11]  # its own checkpoint's 8 epochs before
+    assert [h.pen_acc for h in drawn[twin(base)]] == [97.0, 98.0, 98.5]
+    assert [h.pen_acc for h in drawn[base]] == [None] * 7 + [96.2]  # measured once, after its last epoch
+    assert [h.epoch for h in drawn[base]] == list(range(1, 9))
+    alone = curve_histories({twin(base): models[twin(base)]}, [twin(base)])  # the MNIST model not loaded: its registered epochs
+    assert [h.epoch for h in alone[twin(base)]] == [REGISTRY[base].recipe.epochs + e for e in (1, 2, 3)]
+    assert models[twin(base)].run.history[0].epoch == 1  # the record itself is left as stored
+    assert curve_histories(models, []) == {}
+
+
+def test_the_zoo_and_the_card_read_the_real_handwriting_figures():
+    loaded = load_checkpoint(FIRST, CHECKPOINTS)
+    stored = json.loads((CHECKPOINTS / f"{FIRST}.json").read_text())
+    card = model_card(loaded)
+    assert card["pen_acc"] == stored.get("pen_acc") and card["pen_data"] is None and card["fine_tuned_from"] == ""
+    pen = dataclasses.replace(
+        loaded,
+        run=dataclasses.replace(loaded.run, pen_acc=98.7, pen_data={"train_digits": 5}, recipe={**loaded.run.recipe, "init_from": "x"}),
+    )
+    card = model_card(pen)
+    assert (card["pen_acc"], card["pen_data"], card["fine_tuned_from"]) == (98.7, {"train_digits": 5}, "x")
+    row = overview_rows({FIRST: loaded, twin(FIRST): dataclasses.replace(pen, spec=REGISTRY[twin(FIRST)])})
+    assert list(row[0])[:7] == ["name", "architecture", "pen", "trained on", "pen accuracy", "drawn accuracy", "accuracy"]
+    assert [(r["name"], r["architecture"], r["pen"], r["trained on"]) for r in row] == [
+        (FIRST, FIRST, False, "MNIST"),
+        (twin(FIRST), FIRST, True, "MNIST + pen writers"),
+    ]
+    assert row[1]["pen accuracy"] == 98.7 and row[0]["accuracy"] == loaded.run.final_acc

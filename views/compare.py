@@ -1,14 +1,28 @@
-"""Compare models: every model's answer to the drawing, and whether they agree."""
+"""Compare models: every model's answer to the drawing, and whether they agree; the models
+trained on MNIST and their +pen twins in two groups."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from mnist_small import plots
-from mnist_small.summary import comparison_rows, guesses, votes
+from mnist_small.summary import TRAINED_ON, by_kind, comparison_rows, guesses, votes
 
 from .context import Context, guard
 from .resources import card_of
+
+
+def agreement(guessed: dict[str, int], group: str = "") -> None:
+    """Whether the models (of one group, named by ``group``) agree, and on what."""
+    per_digit = votes(guessed)
+    if len(guessed) == 1:
+        said = f"its one model says **{per_digit.index(1)}**"
+    elif max(per_digit) == len(guessed):
+        said = f"all {len(guessed)} models agree: **{per_digit.index(max(per_digit))}**"
+    else:
+        said = "the models disagree: " + ", ".join(f"**{digit}** ({n})" for digit, n in enumerate(per_digit) if n)
+    text = f"{group} {said}" if group else said[0].upper() + said[1:]
+    (st.warning if said.startswith("the models disagree") else st.success)(text)
 
 
 def show(context: Context) -> None:
@@ -16,14 +30,20 @@ def show(context: Context) -> None:
         if not context.probabilities:
             st.info("Draw a digit in the Draw tab to compare every model on it.")
             return
+        groups = by_kind(context.probabilities)
         guessed = guesses(context.probabilities)
-        per_digit = votes(guessed)
-        if max(per_digit) == len(guessed):
-            st.success(f"All {len(guessed)} models agree: **{per_digit.index(max(per_digit))}**")
-        else:
-            st.warning("The models disagree: " + ", ".join(f"**{digit}** ({n})" for digit, n in enumerate(per_digit) if n))
+        if len(groups) == 1 or len(set(guessed.values())) == 1:
+            agreement(guessed)
+        else:  # which kind disagrees, or do the kinds agree on different digits?
+            for pen, names in groups.items():
+                agreement({name: guessed[name] for name in names}, f"Trained on {TRAINED_ON[pen]}:")
         if context.drawing.warning:
             st.warning(context.drawing.warning)
-        st.plotly_chart(plots.compare_heatmap(context.probabilities), width="stretch", key="compare")
-        accuracies = {name: card_of(name, context.checkpoints)["final_acc"] for name in context.probabilities}
-        st.dataframe(comparison_rows(context.probabilities, accuracies), hide_index=True, width="stretch")
+        ordered = {name: context.probabilities[name] for names in groups.values() for name in names}
+        breaks = [len(groups[False])] if len(groups) > 1 else []  # a line between the two kinds
+        st.plotly_chart(plots.compare_heatmap(ordered, breaks), width="stretch", key="compare")
+        cards = {name: card_of(name, context.checkpoints) for name in ordered}
+        rows = comparison_rows(ordered, {n: c["final_acc"] for n, c in cards.items()}, {n: c["pen_acc"] for n, c in cards.items()})
+        st.dataframe(rows, hide_index=True, width="stretch", placeholder="-")
+        if len(groups) > 1:
+            st.caption("Above the line: trained on MNIST alone. Below: their +pen twins, fine-tuned with real pen-written digits too.")

@@ -1,11 +1,12 @@
-"""Training curves: loss, accuracy and learning rate per epoch, for the models the student picks."""
+"""Training curves: loss, accuracy and learning rate per epoch, for the models the student picks;
+the chosen model with its +pen twin to start with."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from mnist_small import plots
-from mnist_small.summary import histories, teacher
+from mnist_small.summary import architecture, curve_histories, fine_tuned_from, kinds, model_name, teacher
 
 from .context import Context, guard
 
@@ -13,7 +14,9 @@ from .context import Context, guard
 @st.fragment  # picking models reruns this view only, not the page
 def show(context: Context) -> None:
     with guard("training curves"):
-        picked = st.multiselect("Models", list(context.models), default=[context.chosen])  # no key: follows the sidebar's model
+        arch = architecture(context.chosen)
+        twins = [model_name(arch, pen) for pen in kinds(context.models, arch)]  # the chosen model and its twin, if loaded
+        picked = st.multiselect("Models", list(context.models), default=twins)  # no key: follows the sidebar's model
         if not picked:
             st.info("Pick at least one model.")
             return
@@ -25,16 +28,25 @@ def show(context: Context) -> None:
             ),
             unsafe_allow_html=True,
         )
+        histories = curve_histories(context.models, picked)
+        fine_tuned = [name for name in picked if fine_tuned_from(context.models[name])]
+        starts = sorted({histories[name][0].epoch - 0.5 for name in fine_tuned})
         charts = st.container(horizontal=True)  # they wrap (style.py): side by side on a wide screen, stacked on a phone
-        for i, figure in enumerate(plots.training_curves(histories(context.models, picked))):
+        for i, figure in enumerate(plots.training_curves(histories, starts)):
             charts.container(key=f"curve-{i}").plotly_chart(figure, width="stretch", key=f"curves-{i}")
+        notes = ["Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch."]
+        if any(h.pen_acc is not None for name in picked for h in histories[name]):
+            notes.append("Dashed, ◆: real handwriting, the pen-written digits of 10 writers no model trained on.")
+        if fine_tuned:
+            sources = ", ".join(f"{name} from {fine_tuned_from(context.models[name])}" for name in fine_tuned)
+            notes.append(
+                f"Fine-tuned ({sources}): it starts from the trained model's final weights, so its epochs are counted on "
+                "after the grey line, with a new, lower learning-rate cycle."
+            )
         distilled = [name for name in picked if teacher(context.models[name])]
-        note = (
-            f" Learning from a teacher model ({', '.join(distilled)}): the training loss is mostly the distance to the "
-            "teacher's softened answers, so it sits above the test loss."
-            if distilled
-            else ""
-        )
-        st.caption(
-            "Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch." + note
-        )
+        if distilled:
+            notes.append(
+                f"Learning from a teacher model ({', '.join(distilled)}): the training loss is mostly the distance to the "
+                "teacher's softened answers, so it sits above the test loss."
+            )
+        st.caption(" ".join(notes))

@@ -119,7 +119,7 @@ def show_answer(drawing: Prepared, probabilities: dict[str, np.ndarray], chosen:
         pictures_and_answer = st.container(horizontal=True, gap="medium", vertical_alignment="center")
         show_pictures(pictures_and_answer.container(horizontal=True, gap="small", width="content", key="pictures_beside"), drawing, upload)
         pictures_and_answer.container(key="verdict").markdown(
-            f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen.replace('_', '_<wbr>')} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
+            f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen.replace('_', '_<wbr>').replace('+', '<wbr>+')} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
             f"<div style='font-size:1.4rem'>with {100 * chosen_probabilities[digit]:.1f}% confidence</div>",
             unsafe_allow_html=True,
         )

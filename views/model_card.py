@@ -7,10 +7,35 @@ import streamlit as st
 
 from mnist_small import plots
 from mnist_small.data import augmentation_examples
+from mnist_small.pen import VALIDATION_WRITERS
 from mnist_small.summary import training_augment
 
 from .context import Context, guard
 from .resources import card_of, mnist_on_disk, where_to_put_mnist
+
+CREDIT = (
+    'Pen digits: E. Alpaydin and F. Alimoglu, "Pen-Based Recognition of Handwritten Digits", UCI Machine Learning '
+    "Repository, [doi:10.24432/C5MG6K](https://doi.org/10.24432/C5MG6K), CC BY 4.0."
+)
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
+def pen_note(card: dict) -> str:
+    """Where the real-handwriting figure comes from, and for a +pen model what it trained on, with the credit."""
+    writers = ", ".join(map(str, VALIDATION_WRITERS))
+    note = f"**Real handwriting**: the pen-written digits of writers {writers} of UCI pendigits, whom no model trained on."
+    if card["pen_acc"] is None:
+        note += " Not measured for this model yet (`mnist-small evaluate --pen --record`)."
+    data = card["pen_data"]
+    if data:
+        note += (
+            f"  \n**Fine-tuned from** `{card['fine_tuned_from'] or '?'}` with MNIST and {data.get('train_digits', 0):,} pen digits "
+            f"of {len(data.get('train_writers', ()))} other writers (each drawn {data.get('renders', 1)} ways as on the canvas).  \n{CREDIT}"
+        )
+    return note
 
 
 @st.fragment  # "New random draw" reruns this view only, not the page
@@ -20,13 +45,19 @@ def show(context: Context) -> None:
         st.subheader(context.chosen)
         st.write(card["description"])
         figures = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting the numbers
+        writers = ", ".join(map(str, VALIDATION_WRITERS))
+        figures.metric("reads real handwriting", percent(card["pen_acc"]), help=f"pen digits of writers {writers}", width="content")
+        figures.metric("drawn MNIST", percent(card["drawn_acc"]), help="MNIST's test digits re-drawn as on the canvas", width="content")
+        figures.metric(
+            "MNIST test accuracy",
+            percent(card["final_acc"]),
+            help=f"best {card['best_acc']:.2f}% at epoch {card['best_epoch']}",
+            width="content",
+        )
         figures.metric("parameters", f"{card['params']:,}", width="content")
         figures.metric("MACs per image", f"{card['macs'] / 1e6:.2f} M", width="content")
         figures.metric("weights", f"{card['weights_kb']:.1f} KB", width="content")
-        figures.metric("final test accuracy", f"{card['final_acc']:.2f}%", width="content")
-        figures.metric(
-            "best test accuracy", f"{card['best_acc']:.2f}%", help=f"epoch {card['best_epoch']} of {card['epochs']}", width="content"
-        )
+        st.markdown(pen_note(card))
 
         augment = training_augment(context.models[context.chosen])
         heading = st.container(horizontal=True, vertical_alignment="center")
@@ -42,11 +73,12 @@ def show(context: Context) -> None:
             st.caption(
                 "Top: the first training image of each digit. Below it: two random draws of the jitter this model's "
                 "recipe applies to every batch; each epoch it sees all 60,000 digits jittered anew."
+                + (" Its batches also hold the pen writers' digits (not shown here)." if card["pen_data"] else "")
             )
 
         layers_column, run_column = st.columns([1.2, 1])
         layers_column.dataframe(card["layers"], hide_index=True, width="stretch", height=min(36 * len(card["layers"]) + 38, 700))
         run_column.markdown(
-            f"**Trained** {card['epochs']} epochs in {card['train_seconds']:.0f} s  \n**Source write-up** `{card['source']}`"
+            f"**{'Fine-tuned' if card['fine_tuned_from'] else 'Trained'}** {card['epochs']} epochs in {card['train_seconds']:.0f} s  \n**Source write-up** `{card['source']}`"
         )
         run_column.json(card["recipe"], expanded=1)  # the notes and the augmentation open on a click
