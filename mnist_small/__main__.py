@@ -18,7 +18,7 @@ import torch
 
 from .checkpoints import LoadedModel, load_all, save_run
 from .data import DataError, load_mnist, normalize
-from .drawn import drawn_inputs
+from .drawn import cached_drawn_inputs
 from .inference import probabilities
 from .pen import VALIDATION_WRITERS, pen_dir
 from .penrender import validation_set
@@ -59,7 +59,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     images = normalize(data.test_images)
-    drawn = normalize(drawn_inputs(data.test_images[:, 0])) if args.drawn else None
+    drawn = normalize(cached_drawn_inputs(data.test_images[:, 0])) if args.drawn else None
     report = {}
     for name, loaded in models.items():
         _, accuracy, _ = evaluate(loaded.model, images, data.test_labels)

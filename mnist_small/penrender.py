@@ -264,36 +264,49 @@ def render_set(digits: Sequence[PenDigit], seed: int = 0, augment: bool = False)
     )
 
 
-def validation_set(path: Path | str) -> PenSet:
+def validation_set(path: Path | str, log: Callable[[str], None] | None = None) -> PenSet:
     """The pen digits of the validation writers (VALIDATION_WRITERS) in the folder or file
-    ``path``, drawn once with the fixed seed EVAL_SEED and no distortion: what ``mnist-small
-    evaluate --pen`` scores every model on (about 2,500 digits; some 15 s on one core)."""
-    return render_set(split(read_pendigits(path))[1], seed=EVAL_SEED, augment=False)
+    ``path``, drawn with the fixed seed EVAL_SEED and no distortion: what ``mnist-small
+    evaluate --pen`` scores every model on (2,498 digits; drawn once, some 15 s on one core)."""
+    file = pen_file(path)
+    digits = split(read_pendigits(file))[1]
+    images = cached(file, f"validation seed {EVAL_SEED}", len(digits), lambda: render_set(digits, EVAL_SEED).images, log)
+    return PenSet(images, *labels_and_writers(digits))
 
 
 def training_set(path: Path | str, renders: int, seed: int = 0, log: Callable[[str], None] | None = None) -> PenSet:
     """The training writers' pen digits (TRAIN_WRITERS), each drawn ``renders`` times with a
-    distorted trajectory and its own brush, size and place (seeds ``seed`` .. ``seed + renders - 1``).
-    Drawn once (~20 s per thousand digits on one
-    core), then read from drawn MNIST's disk cache, keyed by the file's checksum, the seeds and
-    the drawing code."""
+    distorted trajectory and its own brush, size and place (seeds ``seed`` .. ``seed + renders - 1``);
+    drawn once (~20 s per thousand digits on one core)."""
     file = pen_file(path)
     digits = split(read_pendigits(file))[0]
+
+    def draw() -> torch.Tensor:
+        return torch.cat([render_set(digits, seed + r, augment=True).images for r in range(renders)])
+
+    images = cached(file, f"training renders {renders} seed {seed}", renders * len(digits), draw, log)
+    labels, writers = labels_and_writers(digits)
+    return PenSet(images, labels.repeat(renders), writers.repeat(renders))
+
+
+def labels_and_writers(digits: Sequence[PenDigit]) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor([d.label for d in digits], dtype=torch.int64), torch.tensor([d.writer for d in digits], dtype=torch.int64)
+
+
+def cached(file: Path, what: str, n: int, draw: Callable[[], torch.Tensor], log: Callable[[str], None] | None) -> torch.Tensor:
+    """``draw()``'s (n, 28, 28) uint8 images, drawn once and then read from drawn MNIST's disk
+    cache, keyed by the pen file's checksum, ``what`` and the drawing code (this module and the
+    preprocessing), so a change to either draws them again."""
     digest = hashlib.sha256(file.read_bytes())
-    digest.update(f"renders {renders} seed {seed} code {code_key()} {Path(__file__).read_bytes()!r}".encode())
-    cache = cache_dir() / f"pen-{digest.hexdigest()[:24]}.npy"
-    n = renders * len(digits)
-    images = read_cache(cache, n)
+    digest.update(f"{what} code {code_key()} {Path(__file__).read_bytes()!r}".encode())
+    path = cache_dir() / f"pen-{digest.hexdigest()[:24]}.npy"
+    images = read_cache(path, n)
     if images is None:
-        with exclusive(cache.with_suffix(".lock")):
-            images = read_cache(cache, n)  # drawn by another worker while this one waited
+        with exclusive(path.with_suffix(".lock")):
+            images = read_cache(path, n)  # drawn by another worker while this one waited
             if images is None:
                 if log is not None:
-                    log(f"drawing {n:,} pen digits of the training writers (once, then cached in {cache.parent})")
-                sets = [render_set(digits, seed + r, augment=True).images for r in range(renders)]
-                images = torch.cat(sets)[:, None].float() / 255
-                write_cache(cache, images)
-    images = (images[:, 0] * 255).round().to(torch.uint8)  # the cache holds drawn MNIST's float format
-    labels = torch.tensor([d.label for d in digits], dtype=torch.int64).repeat(renders)
-    writers = torch.tensor([d.writer for d in digits], dtype=torch.int64).repeat(renders)
-    return PenSet(images, labels, writers)
+                    log(f"drawing {n:,} pen digits ({what}; once, then cached in {path.parent})")
+                images = draw()[:, None].float() / 255
+                write_cache(path, images)
+    return (images[:, 0] * 255).round().to(torch.uint8)  # the cache holds drawn MNIST's float format
