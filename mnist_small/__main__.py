@@ -74,14 +74,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=1))
         return 0
     print(
-        f"{'model':<24} {'params':>7} {'accuracy':>9} {'recorded':>9}"
+        f"{'model':<28} {'params':>7} {'accuracy':>9} {'recorded':>9}"
         + (f" {'drawn':>8}" if args.drawn else "")
         + (f" {'pen':>8}" if pen is not None else "")
     )
     for name, row in report.items():
         drawn_column = f" {row['drawn_accuracy']:>7.2f}%" if args.drawn else ""
         pen_column = f" {row['pen_accuracy']:>7.2f}%" if pen is not None else ""
-        print(f"{name:<24} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%{drawn_column}{pen_column}")
+        print(f"{name:<28} {row['params']:>7,} {row['accuracy']:>8.2f}% {row['recorded_accuracy']:>8.2f}%{drawn_column}{pen_column}")
     print(
         f"\n{len(data.test_labels):,} test images from {args.data_dir}"
         + ("; drawn: the same digits re-drawn as on the canvas" if args.drawn else "")
