@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
+from benchmarks.preprocess_latency import canvas_of as strokes_on_canvas
 from benchmarks.preprocess_latency import spiral, zigzag
 from mnist_small.preprocess import BOX, INK, Prepared, ink_box, load_image, prepare, straighten, to_grayscale
 from mnist_small.preprocess.canvas import DOT_SEARCH_SIDE, drop_dots
@@ -21,20 +22,6 @@ from .conftest import draw_on_canvas, paper_photo, tap
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.astype(float).ravel(), b.astype(float).ravel()
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-
-
-def strokes_on_canvas(lines: list[list[tuple[int, int]]], width: int = 20) -> np.ndarray:
-    """Polylines drawn with a round brush, white on a transparent 280x280 RGBA canvas."""
-    from PIL import ImageDraw
-
-    ink = Image.new("L", (280, 280), 0)
-    pen = ImageDraw.Draw(ink)
-    for line in lines:
-        pen.line(line, fill=255, width=width, joint="curve")
-        for x, y in (line[0], line[-1]):  # round caps, like the canvas brush
-            pen.ellipse((x - width // 2, y - width // 2, x + width // 2, y + width // 2), fill=255)
-    alpha = np.asarray(ink)
-    return np.dstack([alpha, alpha, alpha, alpha])
 
 
 SEVEN_WITH_CROSSBAR = [[(70, 50), (210, 50), (120, 240)], [(110, 140), (190, 140)]]
