@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mnist_small.models import count_params
-from mnist_small.registry import REGISTRY
+from mnist_small.registry import PEN, REGISTRY, twin
 from mnist_small.summary import layer_table
 
 TABLES = {
@@ -275,7 +275,7 @@ def parse(table: str) -> list[tuple[str, tuple[int, ...], int]]:
     return [(m[1], tuple(int(v) for v in m[3].split(", ")), int(m[4].replace(",", ""))) for m in rows]
 
 
-SEEDS = [name for name in REGISTRY if not name.startswith("ours_")]
+SEEDS = [name for name in REGISTRY if not name.startswith("ours_") and not name.endswith(PEN)]
 
 
 def test_every_seed_model_has_a_table():
@@ -313,5 +313,13 @@ def test_forward_gives_logits_for_a_batch(name):
 
 def test_names_say_size():
     for name, spec in REGISTRY.items():
-        size_k = float(re.search(r"_(\d+(?:\.\d+)?)k$", name)[1])
+        size_k = float(re.search(r"_(\d+(?:\.\d+)?)k$", name.removesuffix(PEN))[1])
         assert abs(size_k * 1000 - count_params(spec.build())) < 500, name
+
+
+def test_every_model_has_a_pen_twin_of_the_same_architecture():
+    for name, spec in REGISTRY.items():
+        if not name.endswith(PEN):
+            variant = REGISTRY[twin(name)]
+            assert twin(variant.name) == name and variant.builder is spec.builder and variant.recipe.init_from == name
+            assert variant.recipe.pen_share > 0 and spec.recipe.pen_share == 0
