@@ -17,6 +17,7 @@ from scipy import spatial
 
 from mnist_small.data import DataError
 from mnist_small.pen import (
+    SHA256,
     TRAIN_FILE,
     TRAIN_WRITERS,
     VALIDATION_WRITERS,
@@ -26,7 +27,7 @@ from mnist_small.pen import (
     read_pendigits,
     split,
 )
-from mnist_small.penrender import Look, brush_ink, canvas, canvas_alpha, canvas_paths, render, render_set, smooth_path
+from mnist_small.penrender import Look, brush_ink, canvas, canvas_alpha, canvas_paths, render, render_set, smooth_path, training_set
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 
@@ -304,3 +305,23 @@ def test_evaluate_pen(small_pen_folder, tmp_path, mnist):
 
     proc = run("--pen", str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and "doi:10.24432/C5MG6K" in proc.stderr
+
+
+def test_the_shipped_variants_never_saw_a_validation_writer():
+    """What each +pen checkpoint records of its pen data: training writers only, none of the
+    writers every model is scored on."""
+    variants = sorted(CHECKPOINTS.glob("*+pen.json"))
+    assert variants, "no +pen checkpoints shipped"
+    for path in variants:
+        seen = json.loads(path.read_text())["pen_data"]
+        assert set(seen["train_writers"]) == set(TRAIN_WRITERS) and not set(seen["train_writers"]) & set(VALIDATION_WRITERS), path.name
+        assert seen["validation_writers"] == list(VALIDATION_WRITERS) and seen["sha256"] == SHA256, path.name
+
+
+def test_training_set_holds_only_training_writers(pendigits, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_CACHE", str(tmp_path))
+    few = [d for d in pendigits if d.writer in (1, 3)][:40] + [d for d in pendigits if d.writer == 3][:5]
+    (tmp_path / TRAIN_FILE).write_text(unipen(few))
+    drawn = training_set(tmp_path, renders=2)
+    assert set(drawn.writers.tolist()) == {1} and len(drawn.labels) == 2 * sum(d.writer == 1 for d in few)
+    assert torch.equal(training_set(tmp_path, renders=2).images, drawn.images), "read back from the cache"
