@@ -145,14 +145,18 @@ CHAR_WIDTH, LABEL_HEIGHT, MARKER_RADIUS = 7.0, 16.0, 7.0
 
 
 def label_offsets(
-    points: Sequence[tuple[float, float]], names: Sequence[str], markers: Sequence[tuple[float, float]] = ()
+    points: Sequence[tuple[float, float]],
+    names: Sequence[str],
+    markers: Sequence[tuple[float, float]] = (),
+    below: Sequence[bool] = (),
 ) -> list[tuple[float, float]]:
     """Where each point's label goes, as a pixel offset (dx, dy; +y is down) from the point.
 
     ``points`` and ``markers`` are pixel positions in a PLOT_AREA-sized plot. Each label takes
     the first free spot of: just above, just below, right, left, then two to four rows further
-    up or down (joined to its point by a line); where none is free, the spot that overlaps the
-    markers, the plot's edges and the labels placed so far least."""
+    up or down (joined to its point by a line); below before above for the points ``below``
+    marks; where none is free, the spot that overlaps the markers, the plot's edges and the
+    labels placed so far least."""
     width, height = PLOT_AREA
     row = LABEL_HEIGHT + 2
     near = MARKER_RADIUS + 1 + LABEL_HEIGHT / 2
@@ -166,10 +170,12 @@ def label_offsets(
         )
 
     offsets = []
-    for (x, y), name in zip(points, names, strict=True):
+    below = list(below) or [False] * len(points)
+    for (x, y), name, down in zip(points, names, below, strict=True):
         half = len(name) * CHAR_WIDTH / 2
-        candidates = [(0.0, -near), (0.0, near), (half + MARKER_RADIUS + 4, 0.0), (-half - MARKER_RADIUS - 4, 0.0)]
-        candidates += [(0.0, sign * (near + k * row)) for k in (1, 2, 3) for sign in (-1, 1)]
+        first = 1 if down else -1
+        candidates = [(0.0, first * near), (0.0, -first * near), (half + MARKER_RADIUS + 4, 0.0), (-half - MARKER_RADIUS - 4, 0.0)]
+        candidates += [(0.0, sign * (near + k * row)) for k in (1, 2, 3) for sign in (first, -first)]
         boxes = [(x + dx - half, x + dx + half, y + dy - LABEL_HEIGHT / 2, y + dy + LABEL_HEIGHT / 2) for dx, dy in candidates]
         best = min(range(len(candidates)), key=lambda i: overlap(boxes[i]))  # the first of the least overlapping
         placed.append(boxes[best])
@@ -188,17 +194,17 @@ def zoo_series(rows: Sequence[dict], y: str) -> tuple[list[dict], list[dict], li
 
 def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", y_title: str = "final accuracy (%)") -> go.Figure:
     """Parameters vs ``y``, one point per model: trained on MNIST in blue, the +pen twin (same
-    size) in red, the two joined by a thin line; each architecture labelled once, at its higher point."""
+    size) in red, the two joined by a thin line; each architecture labelled once."""
     fig = go.Figure()
     mnist, pen, pairs = zoo_series(rows, y)
     shown = mnist + pen
     if not shown:
         return styled(fig, 540, title="Size vs accuracy")
-    top = {}  # each architecture's higher point carries its label
-    for r in shown:
-        if r["architecture"] not in top or r[y] > top[r["architecture"]][y]:
-            top[r["architecture"]] = r
-    labelled = list(top.values())
+    # each architecture labelled once, at its model trained on MNIST (its twin where that has no
+    # point), on the side away from the twin: the pen points crowd together, the MNIST ones less
+    twin_of = {a["architecture"]: b for a, b in pairs}
+    labelled = mnist + [r for r in pen if r["architecture"] not in {m["architecture"] for m in mnist}]
+    below = [r["architecture"] in twin_of and twin_of[r["architecture"]][y] > r[y] for r in labelled]
     params = [r["params"] for r in shown]
     low, high = np.log10(min(params)), np.log10(max(params))
     margin = 0.12 * (high - low) + 0.05  # room for the end points' labels
@@ -213,7 +219,7 @@ def zoo_scatter(rows: Sequence[dict], y: str = "accuracy", y_title: str = "final
             (y_range[1] - r[y]) / (y_range[1] - y_range[0]) * PLOT_AREA[1],
         )
 
-    offsets = label_offsets([pixels(r) for r in labelled], [r["architecture"] for r in labelled], [pixels(r) for r in shown])
+    offsets = label_offsets([pixels(r) for r in labelled], [r["architecture"] for r in labelled], [pixels(r) for r in shown], below)
     if pairs:
         fig.add_trace(_joins([a["params"] for a, _ in pairs], [(a[y], b[y]) for a, b in pairs], width=1))
     for series, kind, colour in ((mnist, "trained on MNIST", MNIST_ONLY), (pen, "MNIST + pen writers", ACCENT)):

@@ -70,9 +70,11 @@ def pick_model(page, architecture: str, pen: bool) -> str:
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=re.compile(re.escape(architecture))).click()
     name = architecture + PEN if pen else architecture
-    trained_on = page.locator('[data-testid="stSidebar"]').get_by_role("button", name="MNIST + pen writers" if pen else "MNIST", exact=True)
-    trained_on.click()
-    page.get_by_text(f"{name} says").wait_for(timeout=20_000)
+    kind = page.get_by_role("radiogroup", name="Trained on").get_by_role(
+        "radio", name="MNIST + pen writers" if pen else "MNIST", exact=True
+    )
+    kind.click()
+    expect(kind).to_be_checked(timeout=20_000)
     return name
 
 
@@ -98,14 +100,15 @@ def test_draw_switch_compare_and_curves(page, app_url):
 
     # switch the model in the sidebar; the drawing stays and the new model answers
     other = [name for name in REGISTRY if not name.endswith(PEN)][-1]
-    pick_model(page, other, pen=False)
+    page.get_by_text(f"{pick_model(page, other, pen=False)} says").wait_for(timeout=20_000)
     assert big_digit(page) == "1"
     if has_twin(other):  # and its +pen twin: the same architecture, the same drawing
-        pick_model(page, other, pen=True)
+        page.get_by_text(f"{pick_model(page, other, pen=True)} says").wait_for(timeout=20_000)
         assert big_digit(page) == "1"
 
     page.get_by_role("tab", name=re.compile("Compare models")).click()
     page.get_by_text(re.compile(r"models (agree|disagree)")).first.wait_for(timeout=20_000)
+    expect(page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input')).to_have_value(other)  # kept over reruns
     page.wait_for_timeout(800)
     page.screenshot(path=str(DOCS / "app-compare.png"))
 

@@ -103,15 +103,21 @@ def test_zoo_scatter_joins_each_model_to_its_pen_twin():
     assert (pen.name, list(pen.text), list(pen.y)) == ("MNIST + pen writers", ["a+pen"], [98.5])
     assert mnist.marker.color == plots.MNIST_ONLY and pen.marker.color == plots.ACCENT
     assert list(lines.y) == [95.0, 98.5, None] and list(lines.x) == [5000, 5000, None]  # the twin at the same size, joined
-    assert [(a.text, a.y) for a in fig.layout.annotations] == [("a", 98.5)]  # one label per architecture, at its higher point
+    # one label per architecture, at its MNIST model, below it: the twin's line goes up
+    assert [(a.text, a.y) for a in fig.layout.annotations] == [("a", 95.0)] and fig.layout.annotations[0].ay > 0
     assert fig.layout.yaxis.title.text == "reads real handwriting (%)"
 
     fig = plots.zoo_scatter(zoo_rows())  # MNIST test: every model has it
     assert [t.name for t in fig.data][1:] == ["trained on MNIST", "MNIST + pen writers"]
     labels = fig.layout.annotations  # on a log axis, annotations sit at log10(x)
-    assert [(a.text, a.x, a.y) for a in labels] == [("a", np.log10(5000), 99.2), ("b", np.log10(9000), 99.4)]
+    assert [(a.text, a.x, a.y) for a in labels] == [("a", np.log10(5000), 99.1), ("b", np.log10(9000), 99.4)]
+    assert labels[0].ay > 0  # below: a+pen (99.2) is higher
+    lower_twin = plots.zoo_scatter([{**r, "accuracy": 98.9} if r["name"] == "a+pen" else r for r in zoo_rows()])
+    assert lower_twin.layout.annotations[0].ay < 0  # above, away from a twin below
     axis = fig.layout.xaxis  # 5,000 and 9,000 params with a margin: 4.2k to 10.8k, ticks labelled plainly
     assert list(axis.tickvals) == [5000, 7000, 10000] and list(axis.ticktext) == ["5k", "7k", "10k"]
+    twin_alone = plots.zoo_scatter([r for r in zoo_rows() if r["name"] != "a"])
+    assert [a.text for a in twin_alone.layout.annotations] == ["b", "a"]  # a twin without its MNIST model carries the label
     only_mnist = plots.zoo_scatter([r for r in zoo_rows() if not r["pen"]])
     assert [t.name for t in only_mnist.data] == ["trained on MNIST"]
     assert plots.zoo_scatter([r for r in zoo_rows() if r["name"] == "b"], "pen accuracy").data == ()  # nothing measured
@@ -149,6 +155,8 @@ def test_labels_of_a_crowded_cluster_do_not_overlap():
 
 def test_a_label_goes_where_there_is_room():
     assert plots.label_offsets([(250, 200)], ["m"])[0][1] < 0  # above by default
+    assert plots.label_offsets([(250, 200)], ["m"], below=[True])[0][1] > 0  # below first where asked
+    assert plots.label_offsets([(250, 200)], ["m"], markers=[(250, 215)], below=[True])[0][1] < 0  # but not onto a marker
     assert plots.label_offsets([(250, 200)], ["m"], markers=[(250, 185)])[0][1] > 0  # a marker above: below
     dx, _ = plots.label_offsets([(5, 200)], ["a_long_model_name"])[0]
     assert dx > 0  # at the left edge, centred text would leave the plot: it goes to the right

@@ -23,8 +23,8 @@ def remember_kind() -> None:
     st.session_state.pen = st.session_state.trained_on == TRAINED_ON[True]
 
 
-def percent(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}%"
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}%"
 
 
 def pick_model(models: dict[str, LoadedModel], folder: Path) -> str:
@@ -35,20 +35,9 @@ def pick_model(models: dict[str, LoadedModel], folder: Path) -> str:
         best = best_reader({name: card_of(name, folder)["pen_acc"] for name in names})
         st.session_state.model, st.session_state.pen = architecture(best), trained_on_pen(best)
     wanted = st.session_state.get("pen", False)
-
-    def label(arch: str) -> str:
-        """The name already says the size; the share of real handwriting it reads helps pick (~32 characters fit)."""
-        present = kinds(names, arch)
-        read = card_of(model_name(arch, wanted if wanted in present else present[0]), folder)["pen_acc"]
-        return arch if read is None else f"{arch} · {read:.1f}%"
-
-    arch = st.selectbox(
-        "Model",
-        architectures(names),
-        format_func=label,
-        key="model",
-        help="The % after a name: how many pen-written digits of 10 writers it reads, writers no model trained on.",
-    )
+    # the architectures by name alone: a label that changed with the kind would make the browser
+    # send a value the next run no longer knows, and the picker would fall back to the first one
+    arch = st.selectbox("Model", architectures(names), key="model", help="Each name ends in its size: 2.0k is 2,000 parameters.")
     available = kinds(names, arch)
     st.session_state.trained_on = TRAINED_ON[wanted if wanted in available else available[0]]
     pen = (
