@@ -34,7 +34,9 @@ models, failed = load_models(CHECKPOINTS)
 if not models:
     st.title("✏️ mnist_small")
     st.error(f"No trained models found in `{CHECKPOINTS}`.")
-    st.markdown("Train them first (about 25 minutes on a 2-core CPU), then reload this page:\n\n```\npython train.py --jobs 2\n```")
+    st.markdown(
+        "Train them first (about 25 minutes on a 2-core CPU), then reload this page:\n\n```\npython train.py --jobs 2 --pen data/pendigits\n```\n\n(`--pen`: UCI's pen digits, for the +pen twins; README: Real handwriting)"
+    )
     for reason in failed.values():
         st.warning(f"Unavailable: {reason}")
     st.stop()

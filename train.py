@@ -156,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         resolve_device(args.device)
         load_mnist(args.data_dir)  # fail (or download) once, before any worker starts
         if any(REGISTRY[n].recipe.pen_share for n in names):
-            read_pendigits(args.pen)  # a missing pen folder fails here, saying where to get it
+            try:
+                read_pendigits(args.pen)  # a missing pen folder fails here, saying where to get it
+            except DataError as err:
+                if args.models:  # asked for by name: an error
+                    raise
+                names = [n for n in names if not REGISTRY[n].recipe.pen_share]
+                print(f"warning: {err}\nTraining the MNIST models only; the +pen twins need those digits.", file=sys.stderr)
         # Models train in worker processes so that glibc's malloc tunables, which must be
         # set before a process starts, apply: they stop per-step page faults (+~20% speed).
         os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)

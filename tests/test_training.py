@@ -145,6 +145,24 @@ def test_train_py_reports_missing_data(tmp_path):
     assert "error: MNIST is not in" in proc.stderr and "--data-dir" in proc.stderr
 
 
+def test_a_pen_twin_without_pen_digits_says_where_to_get_them(mnist, tmp_path):
+    cmd = [
+        sys.executable,
+        "train.py",
+        "--models",
+        NAME + PEN,
+        "--data-dir",
+        str(MNIST_DIR),
+        "--pen",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "archive.ics.uci.edu" in proc.stderr and "--pen" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_distillation_from_a_trained_teacher(run, small, tmp_path):
     out, _ = run
     recipe = dataclasses.replace(REGISTRY["ours_separable_2.0k"].recipe, teacher=NAME, distill=0.5, temperature=2.0)
