@@ -157,6 +157,33 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_published(args: argparse.Namespace) -> int:
+    """The per-epoch figures the write-ups publish (mnist_small/published.json): a table per model, or JSON."""
+    from .published import FIELDS, load_published
+
+    runs = load_published()
+    if args.json:
+        print(json.dumps({name: run.to_dict() for name, run in runs.items()}, indent=2))
+        return 0
+
+    def cell(value: float | None, field: str) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.2f}%" if field.endswith("_acc") else f"{value:g}"
+
+    for name, run in runs.items():
+        best, final = run.best(), run.final()
+        best_text = f"{best.test_acc:.2f}% (epoch {best.epoch})" if best else "-"
+        final_text = f"{cell(final.test_acc, 'test_acc')} (epoch {final.epoch})" if final else "-"
+        print(f"{name}  [{run.source}, {run.params:,} params]  {len(run.epochs)} epochs, best {best_text}, final {final_text}")
+        print(f"  {run.epoch_note}")
+        print("  " + " ".join(f"{h:>10}" for h in ("epoch", *FIELDS)))
+        for e in run.epochs:
+            print("  " + " ".join(f"{c:>10}" for c in (str(e.epoch), *(cell(getattr(e, f), f) for f in FIELDS))))
+        print()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mnist-small", description="Evaluate the shipped models or classify image files.")
     parser.add_argument(
@@ -189,9 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("files", nargs="+", help="image files")
     pr.add_argument("--json", action="store_true", help="print a JSON list, one entry per file")
     sub.add_parser("table", help="the zoo as a Markdown table, from the checkpoints' records")
+    pu = sub.add_parser("published", help="the per-epoch figures the write-ups publish, per model")
+    pu.add_argument("--json", action="store_true", help="print one JSON object instead of a table per model")
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
-    return {"evaluate": cmd_evaluate, "predict": cmd_predict, "table": cmd_table}[args.command](args)
+    return {"evaluate": cmd_evaluate, "predict": cmd_predict, "table": cmd_table, "published": cmd_published}[args.command](args)
 
 
 if __name__ == "__main__":
