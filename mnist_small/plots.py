@@ -5,12 +5,13 @@ Fonts are large and colours few, because the figures are shown on a projector.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
+from .published import PublishedRun
 from .records import EpochRecord
 
 DIGITS = [str(d) for d in range(10)]
@@ -87,11 +88,17 @@ def curve_colours(names: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
-def training_curves(histories: dict[str, Sequence[EpochRecord]], starts: Sequence[float] = ()) -> list[go.Figure]:
+def training_curves(
+    histories: dict[str, Sequence[EpochRecord]],
+    starts: Sequence[float] = (),
+    published: Mapping[str, PublishedRun] | None = None,
+) -> list[go.Figure]:
     """Loss, accuracy and learning rate per epoch, as three charts (side by side on a wide screen,
     stacked on a phone); train dotted, test solid, and in the accuracy chart the real handwriting
     (pen digits) dashed where measured; colours from ``curve_colours``, no legends. ``starts``: the
-    epochs where fine-tuning starts, marked by a grey line."""
+    epochs where fine-tuning starts, marked by a grey line. ``published``: the write-ups' own runs
+    of the shown models, drawn "as published" in the model's colour with open circles (test dashed,
+    train dash-dotted), each figure only where the write-up gives it."""
     colours = curve_colours(list(histories))
     panels = {"loss": "loss (log scale)", "acc": "accuracy (%)", "lr": "learning rate"}
     splits = {"loss": ("train", "test"), "acc": ("train", "test", "pen"), "lr": ("",)}
@@ -115,6 +122,31 @@ def training_curves(histories: dict[str, Sequence[EpochRecord]], starts: Sequenc
                         hovertemplate=f"{name}<br>epoch %{{x}}<br>{CURVE_NAMES.get(key, key)}: %{{y:.4g}}<extra></extra>",
                     )
                 )
+    published_values = []
+    for name, run in (published or {}).items():
+        if name not in histories:
+            continue
+        for metric, fig in figures.items():
+            for split in splits[metric][:2]:
+                key = f"{split}_{metric}" if split else metric
+                given = [e for e in run.epochs if getattr(e, key) is not None]
+                if metric == "loss":  # a write-up's 0.0000 has no place on a log scale
+                    given = [e for e in given if getattr(e, key) > 0]
+                if not given:
+                    continue
+                if metric == "acc":
+                    published_values += [getattr(e, key) for e in given[1:] or given]
+                fig.add_trace(
+                    go.Scatter(
+                        x=[e.epoch for e in given],
+                        y=[getattr(e, key) for e in given],
+                        name=f"{name} as published {split or metric}",
+                        line={"color": colours[name], "dash": "dashdot" if split == "train" else "dash", "width": 1.5},
+                        mode="lines+markers",
+                        marker={"symbol": "circle-open", "size": 7},
+                        hovertemplate=f"{name}, as published<br>epoch %{{x}}<br>{CURVE_NAMES.get(key, key)}: %{{y:.4g}}<extra></extra>",
+                    )
+                )
     # 1-2-5 ticks: a loss curve often spans less than one decade, where decade ticks show one label
     loss_ticks = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)]
     figures["loss"].update_yaxes(type="log", tickvals=loss_ticks, ticktext=[f"{t:g}" for t in loss_ticks])
@@ -124,7 +156,7 @@ def training_curves(histories: dict[str, Sequence[EpochRecord]], starts: Sequenc
         for h in history[1:] or history
         for value in (h.train_acc, h.test_acc, h.pen_acc)
         if value is not None
-    ]
+    ] + published_values
     if later_accuracies:  # the first epoch's low accuracy would squash the interesting range
         figures["acc"].update_yaxes(range=[max(0.0, min(later_accuracies) - 0.5), 100.2])
     for metric, fig in figures.items():

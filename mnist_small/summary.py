@@ -20,6 +20,7 @@ from .checkpoints import LoadedModel
 from .data import Augment
 from .inference import outputs_of
 from .models import count_params
+from .published import PublishedRun, load_published
 from .records import EpochRecord, Misread
 from .registry import PEN, REGISTRY, Recipe
 
@@ -99,6 +100,26 @@ def model_card(loaded: LoadedModel) -> dict:
         "recipe": readable_recipe(run.recipe),
         "source": run.source or "ours (not from a write-up)",
         "description": loaded.spec.description,  # the registry's, kept up to date; the JSON keeps the one it was trained with
+        "published": published_comparison(loaded.spec.name, run.final_acc),  # None for our own models and the +pen twins
+    }
+
+
+def published_comparison(name: str, ours_final: float, published: Mapping[str, PublishedRun] | None = None) -> dict | None:
+    """The write-up's own best (and its epoch) and final test accuracy beside ours, and ours final
+    minus the write-up's final in percentage points; None for a model without a published run
+    (our own models, and the +pen twins, which no write-up trained) or without a published accuracy."""
+    run = (load_published() if published is None else published).get(name)
+    best, final = (run.best(), run.final()) if run else (None, None)
+    if best is None or final is None or final.test_acc is None:
+        return None
+    return {
+        "published_best": best.test_acc,
+        "published_best_epoch": best.epoch,
+        "published_final": final.test_acc,
+        "published_final_epoch": final.epoch,
+        "ours_final": ours_final,
+        "difference": round(ours_final - final.test_acc, 4),
+        "source": run.source,
     }
 
 
@@ -217,12 +238,24 @@ def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
                 "params": card["params"],
                 "MACs": card["macs"],
                 "best accuracy": card["best_acc"],
+                **published_columns(card["published"]),
                 "epochs": card["epochs"],
                 "train seconds": card["train_seconds"],
                 "source": card["source"],
             }
         )
     return rows
+
+
+def published_columns(compared: dict | None) -> dict:
+    """The zoo table's write-up columns: its best (epoch) as text, its final, ours minus it; None where no write-up."""
+    if compared is None:
+        return {"write-up's best (epoch)": None, "write-up's final": None, "ours − write-up": None}
+    return {
+        "write-up's best (epoch)": f"{compared['published_best']:.2f}% ({compared['published_best_epoch']})",
+        "write-up's final": compared["published_final"],
+        "ours − write-up": compared["difference"],
+    }
 
 
 def mistake_pairs(misclassified: Sequence[Misread]) -> list[tuple[int, int, int]]:

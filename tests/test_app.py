@@ -12,6 +12,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from mnist_small.checkpoints import load_checkpoint, read_run, save_checkpoint, save_run
+from mnist_small.published import load_published
 from mnist_small.records import Misread
 from mnist_small.registry import PEN, REGISTRY, twin
 from mnist_small.summary import architecture, hardest_digits, mistake_pairs
@@ -160,6 +161,28 @@ def test_curves_tab_uses_the_stored_history(canvas):
     np.testing.assert_allclose(decode(test_acc["y"]), [h["test_acc"] for h in history])
 
     assert not any("teacher" in c.value for c in at.caption)  # FIRST learns from the labels alone
+
+
+def test_curves_tab_shows_the_write_ups_own_run_until_toggled_off(canvas):
+    published = load_published()[FIRST]
+    at = run_app("Training curves")
+    traces = {t["name"]: t for t in chart(at, "curves-1")["data"]}
+    given = [e for e in published.epochs if e.test_acc is not None]
+    np.testing.assert_allclose(decode(traces[f"{FIRST} as published test"]["y"]), [e.test_acc for e in given])
+    assert traces[f"{FIRST} as published test"]["line"]["dash"] == "dash"
+    assert any("as published" in c.value for c in at.caption)
+
+    at.toggle(key="curves_published").set_value(False).run()
+    assert not [t for i in range(3) for t in chart(at, f"curves-{i}")["data"] if "as published" in t["name"]]
+    assert f"{FIRST} test" in {t["name"] for t in chart(at, "curves-1")["data"]}  # ours stays
+    assert not any("as published" in c.value for c in at.caption)
+
+
+def test_model_card_shows_the_write_ups_final_beside_ours(canvas):
+    final = load_published()[FIRST].final()
+    text = page_text(run_app("Model card"))
+    assert f"final {final.test_acc:.2f}% (epoch {final.epoch})" in text and "points" in text
+    assert "The write-up's own run" not in page_text(run_app("Model card", model=twin(FIRST)))  # no write-up trained a +pen twin
 
 
 def test_curves_tab_says_why_a_distilled_models_training_loss_is_higher(canvas):

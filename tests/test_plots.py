@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 
 from mnist_small import plots
+from mnist_small.published import PublishedEpoch, PublishedRun
 from mnist_small.records import EpochRecord
 
 HISTORY = [
@@ -57,6 +58,35 @@ def test_training_curves_draw_real_handwriting_where_measured_and_mark_fine_tuni
     assert not any(t.name.endswith(" pen") for t in loss.data + lr.data)
     assert all([s.x0 for s in fig.layout.shapes] == [3.5] for fig in (loss, accuracy, lr))  # where fine-tuning starts
     assert plots.training_curves({"m": HISTORY})[1].data[-1].name == "m test"  # nothing measured: no pen line
+
+
+PUBLISHED = PublishedRun(
+    params=1000,
+    source="w.md",
+    epoch_note="",
+    epochs=(
+        PublishedEpoch(epoch=1, test_acc=97.0, test_loss=0.0, train_acc=None),
+        PublishedEpoch(epoch=2, test_acc=98.5, test_loss=0.05, train_acc=96.0),
+        PublishedEpoch(epoch=3, test_acc=None, test_loss=0.04, train_acc=90.0),
+    ),
+)
+
+
+def test_training_curves_draw_the_published_runs_dashed_skipping_missing_figures():
+    loss, accuracy, lr = plots.training_curves({"m": HISTORY, "n": HISTORY}, published={"m": PUBLISHED, "other": PUBLISHED})
+    shown = {t.name: t for t in accuracy.data if "as published" in t.name}
+    assert list(shown) == ["m as published train", "m as published test"]  # only the shown models' runs
+    test, train = shown["m as published test"], shown["m as published train"]
+    assert (list(test.x), list(test.y)) == ([1, 2], [97.0, 98.5])  # epoch 3 prints no test accuracy
+    assert (list(train.x), list(train.y)) == ([2, 3], [96.0, 90.0])
+    assert test.line.dash == "dash" and train.line.dash == "dashdot" and test.marker.symbol == "circle-open"
+    assert test.line.color == plots.curve_colours(["m", "n"])["m"]
+    published_loss = [t for t in loss.data if "as published" in t.name]
+    assert [(t.name, list(t.x)) for t in published_loss] == [("m as published test", [2, 3])]  # 0.0 skipped on the log scale
+    assert not [t for t in lr.data if "as published" in t.name]  # no learning rate published
+    assert accuracy.layout.yaxis.range[0] == 89.5  # the published train accuracy is in range
+    off = plots.training_curves({"m": HISTORY, "n": HISTORY})
+    assert not [t for fig in off for t in fig.data if "as published" in t.name]
 
 
 def test_confusion_heatmap_hides_the_diagonal():

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 
 from mnist_small.checkpoints import LoadedModel, load_checkpoint
+from mnist_small.published import PublishedEpoch, PublishedRun, load_published
 from mnist_small.records import EpochRecord, Misread, RunRecord
 from mnist_small.registry import REGISTRY, Recipe, twin
 from mnist_small.summary import (
@@ -30,6 +31,7 @@ from mnist_small.summary import (
     model_card,
     model_name,
     overview_rows,
+    published_comparison,
     readable_recipe,
     teacher,
     training_augment,
@@ -196,3 +198,39 @@ def test_the_zoo_and_the_card_read_the_real_handwriting_figures():
         (twin(FIRST), FIRST, True, "MNIST + pen writers"),
     ]
     assert row[1]["pen accuracy"] == 98.7 and row[0]["accuracy"] == loaded.run.final_acc
+
+
+def test_the_write_ups_best_and_final_beside_ours():
+    run = PublishedRun(
+        params=1,
+        source="w.md",
+        epoch_note="",
+        epochs=(PublishedEpoch(1, test_acc=98.0), PublishedEpoch(2, test_acc=99.5), PublishedEpoch(3, test_acc=99.25)),
+    )
+    compared = published_comparison("m", 99.4, {"m": run})
+    assert compared == {
+        "published_best": 99.5,
+        "published_best_epoch": 2,
+        "published_final": 99.25,
+        "published_final_epoch": 3,
+        "ours_final": 99.4,
+        "difference": 0.15,  # ours final minus the write-up's final, in points
+        "source": "w.md",
+    }
+    assert published_comparison("m", 99.0, {"m": run})["difference"] == -0.25
+    assert published_comparison("other", 99.0, {"m": run}) is None  # our own models have no write-up
+    silent = dataclasses.replace(run, epochs=(PublishedEpoch(1, test_acc=99.0), PublishedEpoch(2)))
+    assert published_comparison("m", 99.0, {"m": silent}) is None  # no final accuracy to set ours against
+
+    loaded = load_checkpoint(FIRST, CHECKPOINTS)
+    assert FIRST in load_published()
+    card = model_card(loaded)
+    assert card["published"]["published_final"] == load_published()[FIRST].final().test_acc
+    assert card["published"]["ours_final"] == loaded.run.final_acc
+    pen = dataclasses.replace(loaded, spec=REGISTRY[twin(FIRST)])
+    rows = overview_rows({FIRST: loaded, twin(FIRST): pen})
+    assert rows[0]["write-up's final"] == card["published"]["published_final"]
+    assert rows[0]["ours − write-up"] == card["published"]["difference"]
+    best = load_published()[FIRST].best()
+    assert rows[0]["write-up's best (epoch)"] == f"{best.test_acc:.2f}% ({best.epoch})"
+    assert [rows[1][k] for k in ("write-up's best (epoch)", "write-up's final", "ours − write-up")] == [None] * 3  # the +pen twin

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.published import load_published
 from mnist_small.summary import architecture, curve_histories, fine_tuned_from, kinds, model_name, teacher
 
 from .context import Context, guard
@@ -28,15 +29,22 @@ def show(context: Context) -> None:
             ),
             unsafe_allow_html=True,
         )
+        shown = st.toggle("Show the write-ups' own runs", value=True, key="curves_published")
+        published = {name: run for name, run in load_published().items() if name in picked} if shown else {}
         histories = curve_histories(context.models, picked)
         fine_tuned = [name for name in picked if fine_tuned_from(context.models[name])]
         starts = sorted({histories[name][0].epoch - 0.5 for name in fine_tuned})
         charts = st.container(horizontal=True)  # they wrap (style.py): side by side on a wide screen, stacked on a phone
-        for i, figure in enumerate(plots.training_curves(histories, starts)):
+        for i, figure in enumerate(plots.training_curves(histories, starts, published)):
             charts.container(key=f"curve-{i}").plotly_chart(figure, width="stretch", key=f"curves-{i}")
         notes = ["Dotted: training set (augmented, running average over the epoch). Solid: the 10,000 test images after the epoch."]
         if any(h.pen_acc is not None for name in picked for h in histories[name]):
             notes.append("Dashed, ◆: real handwriting, the pen-written digits of 10 writers no model trained on.")
+        if published:
+            notes.append(
+                f"Open circles: as published, the write-up's own run ({', '.join(published)}), test dashed, train dash-dotted, "
+                "each figure only where the write-up prints it."
+            )
         if fine_tuned:
             sources = ", ".join(f"{name} from {fine_tuned_from(context.models[name])}" for name in fine_tuned)
             notes.append(

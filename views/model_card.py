@@ -38,6 +38,18 @@ def pen_note(card: dict) -> str:
     return note
 
 
+def published_note(compared: dict | None) -> str:
+    """The write-up's own best and final test accuracy beside ours; empty for a model no write-up trained."""
+    if compared is None:
+        return ""
+    return (
+        f"**The write-up's own run** (`{compared['source']}`): best {percent(compared['published_best'])} at epoch "
+        f"{compared['published_best_epoch']}, final {percent(compared['published_final'])} (epoch "
+        f"{compared['published_final_epoch']}); ours final {percent(compared['ours_final'])}, "
+        f"{compared['difference']:+.2f} points."
+    )
+
+
 @st.fragment  # "New random draw" reruns this view only, not the page
 def show(context: Context) -> None:
     with guard("model card"):
@@ -58,6 +70,8 @@ def show(context: Context) -> None:
         figures.metric("MACs per image", f"{card['macs'] / 1e6:.2f} M", width="content")
         figures.metric("weights", f"{card['weights_kb']:.1f} KB", width="content")
         st.markdown(pen_note(card))
+        if card.get("published"):
+            st.markdown(published_note(card["published"]))
 
         augment = training_augment(context.models[context.chosen])
         heading = st.container(horizontal=True, vertical_alignment="center")
