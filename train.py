@@ -28,9 +28,10 @@ import torch
 
 from mnist_small.checkpoints import CheckpointError, meta_path, read_run
 from mnist_small.data import DataError, load_mnist
-from mnist_small.pen import PEN_ENV, TRAIN_FILE, pen_dir, read_pendigits
+from mnist_small.pen import TRAIN_FILE, read_pendigits
 from mnist_small.records import RunRecord
 from mnist_small.registry import REGISTRY
+from mnist_small.settings import PEN_ENV, pen_dir
 from mnist_small.training import Tensors, resolve_device, train_model
 
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
@@ -71,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def tensors(data_dir: str, device: str, drawn: bool, pen: str | None) -> Tensors:
     """The data set, loaded once per worker process, with the pen digits for a +pen variant.
     Drawn MNIST and the pen digits are drawn by the first run that needs them, then read from
-    their disk cache (mnist_small.drawn.cache_dir)."""
+    their disk cache (mnist_small.settings.cache_dir)."""
     data = Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
     return data.with_pen(pen, log=print) if pen else data
 

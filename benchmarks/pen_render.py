@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from mnist_small.pen import pen_dir, read_pendigits
+from mnist_small.pen import read_pendigits
 from mnist_small.penrender import canvas_alpha, digit_rng, random_look, render_set
 from mnist_small.preprocess import prepare
+from mnist_small.settings import pen_dir
 
 
 def main() -> None:

@@ -20,12 +20,12 @@ from .checkpoints import LoadedModel, load_all, save_run
 from .data import DataError, load_mnist, normalize
 from .drawn import cached_drawn_inputs
 from .inference import probabilities
-from .pen import VALIDATION_WRITERS, pen_dir
+from .pen import VALIDATION_WRITERS
 from .penrender import validation_set
 from .preprocess import load_image, prepare
 from .records import RunRecord
 from .registry import PEN, twin
-from .settings import CHECKPOINTS_ENV, DATA_ENV, checkpoint_dir, data_dir
+from .settings import CHECKPOINTS_ENV, DATA_ENV, checkpoint_dir, data_dir, pen_dir
 from .training import evaluate
 
 

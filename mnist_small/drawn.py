@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoints import atomic_write
 from .preprocess import ink_box, prepare
+from .settings import cache_dir
 
 CANVAS = 280
 WORK = 112  # digits are reshaped at 4x MNIST resolution, where brush widths are whole pixels
@@ -36,7 +36,6 @@ STROKE_RADII = (-2, -1, 0, 1, 2, 3, 4)  # pixels at WORK scale: MNIST strokes ar
 SIZE = (60, 250)  # the drawing's longer side on the canvas, pixels
 EDGE_TOUCH = 0.1  # share of drawings pushed against a canvas edge
 BATCH = 500
-CACHE_ENV = "MNIST_SMALL_CACHE"
 
 
 def disk(radius: int) -> torch.Tensor:
@@ -113,14 +112,6 @@ def drawn_inputs(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.stack([blank if im is None else im for im in images]))[:, None]
 
 
-def cache_dir() -> Path:
-    """Where rendered drawn MNIST is kept: ``$MNIST_SMALL_CACHE``, else ``$XDG_CACHE_HOME/mnist_small``,
-    else ``~/.cache/mnist_small``. Not the data folder, which may be shared and read-only."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist_small"
-
-
 def rendering_sources() -> list[Path]:
     """The code whose output the cache holds: this module, the app's preprocessing (a module
     or a package) and data.py, which the preprocessing imports."""
@@ -162,17 +153,13 @@ def read_cache(path: Path, n: int) -> torch.Tensor | None:
 
 
 def write_cache(path: Path, images: torch.Tensor) -> None:
-    """Write to a temporary file in the same folder, then rename it over ``path`` in one step:
-    a reader (another worker) sees the whole file or none, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Write atomically: a reader (another worker) sees the whole file or none, never half of it."""
+
+    def save(tmp: Path) -> None:
+        with tmp.open("wb") as f:
             np.save(f, images.numpy())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, save)
 
 
 @contextlib.contextmanager
@@ -193,23 +180,31 @@ def exclusive(lock: Path) -> Iterator[None]:
         yield
 
 
-def cached_drawn_inputs(digits: torch.Tensor, seed: int = 0, log: Callable[[str], None] | None = None) -> torch.Tensor:
-    """``drawn_inputs(digits, seed)``, rendered once and then read back from ``cache_dir()`` in a
-    fraction of a second. A missing or corrupt cache file is rendered (again), and so is one
-    made by other rendering code (another key, another file); a cache folder that cannot be
-    written to only costs the rendering, with a warning."""
-    path = cache_path(digits, seed)
-    images = read_cache(path, len(digits))
+def cached_images(
+    path: Path, n: int, draw: Callable[[], torch.Tensor], what: str, log: Callable[[str], None] | None = None
+) -> torch.Tensor:
+    """``draw()``'s ``n`` images, (n, 1, 28, 28) in [0, 1], drawn once and then read back from the
+    cache file ``path`` in a fraction of a second. A missing or corrupt file is drawn (again),
+    and a second worker waits for the first one's file instead of drawing too; a cache folder
+    that cannot be written to only costs the drawing, with a warning."""
+    images = read_cache(path, n)
     if images is not None:
         return images
     with exclusive(path.with_suffix(".lock")):
-        images = read_cache(path, len(digits))  # rendered by another worker while this one waited
+        images = read_cache(path, n)  # drawn by another worker while this one waited
         if images is None:
             if log is not None:
-                log(f"rendering drawn MNIST ({len(digits):,} digits; once, then cached in {path.parent})")
-            images = drawn_inputs(digits, seed)
+                log(f"drawing {what} (once, then cached in {path.parent})")
+            images = draw()
             try:
                 write_cache(path, images)
             except OSError as err:
-                warnings.warn(f"drawn MNIST could not be cached in {path.parent} ({err}); it will be rendered again", stacklevel=2)
+                warnings.warn(f"{what} could not be cached in {path.parent} ({err}); it will be drawn again", stacklevel=2)
     return images
+
+
+def cached_drawn_inputs(digits: torch.Tensor, seed: int = 0, log: Callable[[str], None] | None = None) -> torch.Tensor:
+    """``drawn_inputs(digits, seed)`` through the disk cache (``cached_images``); a change to the
+    rendering code draws them again (``code_key``)."""
+    what = f"drawn MNIST ({len(digits):,} digits)"
+    return cached_images(cache_path(digits, seed), len(digits), lambda: drawn_inputs(digits, seed), what, log)

@@ -20,7 +20,6 @@ the training writers' digits; its pen accuracy is measured on the validation wri
 from __future__ import annotations
 
 import gzip
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .data import DataError
+from .settings import PEN_ENV
 
-PEN_ENV = "MNIST_SMALL_PEN"
 TRAIN_FILE = "pendigits-orig.tra"  # the 30 writers' digits (the 14 writers of the .tes file are not used)
 SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"  # of TRAIN_FILE as published
 TABLET = 500  # the tablet's coordinates run 0-500, y pointing up
@@ -70,11 +69,6 @@ class PenDigit:
     def points(self) -> np.ndarray:
         """Every stroke's points, one (n, 2) array."""
         return np.concatenate(self.strokes)
-
-
-def pen_dir(default: Path | str = "data/pendigits") -> Path:
-    """``$MNIST_SMALL_PEN`` if set, else ``default``."""
-    return Path(os.environ.get(PEN_ENV) or default)
 
 
 def pen_file(path: Path | str) -> Path:

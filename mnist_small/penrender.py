@@ -38,9 +38,10 @@ import numpy as np
 import torch
 from scipy import ndimage, spatial
 
-from .drawn import CANVAS, EDGE_TOUCH, ROTATION, SIZE, SLANT, cache_dir, code_key, exclusive, read_cache, write_cache
+from .drawn import CANVAS, EDGE_TOUCH, ROTATION, SIZE, SLANT, cached_images, code_key
 from .pen import PenDigit, pen_file, read_pendigits, split
 from .preprocess import prepare
+from .settings import cache_dir
 
 BRUSH = (8, 40)  # the app's brush-width slider (streamlit_app.py), canvas pixels
 MIN_SIZE_PER_WIDTH = 4  # the ink's longer side is at least this many brush widths (no blobs)
@@ -294,19 +295,11 @@ def labels_and_writers(digits: Sequence[PenDigit]) -> tuple[torch.Tensor, torch.
 
 
 def cached(file: Path, what: str, n: int, draw: Callable[[], torch.Tensor], log: Callable[[str], None] | None) -> torch.Tensor:
-    """``draw()``'s (n, 28, 28) uint8 images, drawn once and then read from drawn MNIST's disk
-    cache, keyed by the pen file's checksum, ``what`` and the drawing code (this module and the
+    """``draw()``'s (n, 28, 28) uint8 images through drawn MNIST's disk cache (``cached_images``),
+    keyed by the pen file's checksum, ``what`` and the drawing code (this module and the
     preprocessing), so a change to either draws them again."""
     digest = hashlib.sha256(file.read_bytes())
     digest.update(f"{what} code {code_key()} {Path(__file__).read_bytes()!r}".encode())
     path = cache_dir() / f"pen-{digest.hexdigest()[:24]}.npy"
-    images = read_cache(path, n)
-    if images is None:
-        with exclusive(path.with_suffix(".lock")):
-            images = read_cache(path, n)  # drawn by another worker while this one waited
-            if images is None:
-                if log is not None:
-                    log(f"drawing {n:,} pen digits ({what}; once, then cached in {path.parent})")
-                images = draw()[:, None].float() / 255
-                write_cache(path, images)
+    images = cached_images(path, n, lambda: draw()[:, None].float() / 255, f"{n:,} pen digits ({what})", log)
     return (images[:, 0] * 255).round().to(torch.uint8)  # the cache holds drawn MNIST's float format

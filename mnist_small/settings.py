@@ -1,4 +1,4 @@
-"""Where the app and the command line find checkpoints and MNIST: one environment variable each."""
+"""Where the app, training and the command line find their folders: one environment variable each."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 CHECKPOINTS_ENV = "MNIST_SMALL_CHECKPOINTS"
 DATA_ENV = "MNIST_SMALL_DATA"
+PEN_ENV = "MNIST_SMALL_PEN"
+CACHE_ENV = "MNIST_SMALL_CACHE"
 
 
 def checkpoint_dir(default: Path | str = "checkpoints") -> Path:
@@ -17,3 +19,17 @@ def checkpoint_dir(default: Path | str = "checkpoints") -> Path:
 def data_dir(default: Path | str = "data") -> Path:
     """``$MNIST_SMALL_DATA`` if set, else ``default`` (MNIST/raw/ inside, or downloaded there)."""
     return Path(os.environ.get(DATA_ENV) or default)
+
+
+def pen_dir(default: Path | str = "data/pendigits") -> Path:
+    """``$MNIST_SMALL_PEN`` if set, else ``default`` (UCI pendigits' pendigits-orig.tra inside)."""
+    return Path(os.environ.get(PEN_ENV) or default)
+
+
+def cache_dir() -> Path:
+    """Where drawn MNIST and the drawn pen digits are kept: ``$MNIST_SMALL_CACHE``, else
+    ``$XDG_CACHE_HOME/mnist_small``, else ``~/.cache/mnist_small``. Not the data folder, which
+    may be shared and read-only."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist_small"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_small import drawn
+from mnist_small import drawn, settings
 from mnist_small.preprocess import prepare
 
 
@@ -55,7 +55,7 @@ def test_brush_thickens_and_thins():
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     """An empty drawn-MNIST cache folder, and a count of the renderings done."""
-    monkeypatch.setenv(drawn.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path / "cache"))
     rendered = []
     render = drawn.drawn_inputs
 
@@ -120,7 +120,7 @@ def test_workers_needing_the_same_drawings_at_once_render_them_once(mnist, cache
 
 def test_an_unwritable_cache_only_costs_the_rendering(mnist, tmp_path, monkeypatch):
     (tmp_path / "a file").write_text("")
-    monkeypatch.setenv(drawn.CACHE_ENV, str(tmp_path / "a file" / "cache"))  # cannot become a folder
+    monkeypatch.setenv(settings.CACHE_ENV, str(tmp_path / "a file" / "cache"))  # cannot become a folder
     digits = mnist.test_images[:4, 0]
     with pytest.warns(UserWarning, match="could not be cached"):
         images = drawn.cached_drawn_inputs(digits)
