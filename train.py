@@ -73,8 +73,9 @@ def tensors(data_dir: str, device: str, drawn: bool, pen: str | None) -> Tensors
     """The data set, loaded once per worker process, with the pen digits for a +pen variant.
     Drawn MNIST and the pen digits are drawn by the first run that needs them, then read from
     their disk cache (mnist_small.settings.cache_dir)."""
-    data = Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
-    return data.with_pen(pen, log=print) if pen else data
+    if pen:  # on top of this worker's MNIST tensors, not a second copy of them
+        return tensors(data_dir, device, drawn, None).with_pen(pen, log=print)
+    return Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
 
 
 def needs(name: str) -> set[str]:

@@ -60,6 +60,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     images = normalize(data.test_images)
     drawn = normalize(cached_drawn_inputs(data.test_images[:, 0])) if args.drawn else None
+    pen_x = normalize(pen.images[:, None]) if pen is not None else None
     report = {}
     for name, loaded in models.items():
         _, accuracy, _ = evaluate(loaded.model, images, data.test_labels)
@@ -67,7 +68,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if drawn is not None:
             report[name]["drawn_accuracy"] = round(evaluate(loaded.model, drawn, data.test_labels)[1], 4)
         if pen is not None:
-            report[name]["pen_accuracy"] = round(evaluate(loaded.model, normalize(pen.images[:, None]), pen.labels)[1], 4)
+            report[name]["pen_accuracy"] = round(evaluate(loaded.model, pen_x, pen.labels)[1], 4)
         if args.record:
             record_accuracies(args.checkpoints, loaded, report[name])
     if args.json:

@@ -49,8 +49,6 @@ from .registry import ModelSpec, Recipe
 
 EVAL_BATCH = 1000
 PROGRESS_EVERY = 20  # training steps between progress-bar updates: reading the loss waits for the device
-
-
 PEN_RENDERS = 4  # distorted drawings of each training writer's digit: about one of each per epoch at a 25% share
 
 
@@ -219,7 +217,7 @@ def train_one_epoch(
         hits.append((logits.argmax(1) == y).sum())
         sizes.append(len(y))
         if progress is not None:
-            progress.update(len(y))
+            progress.update(len(idx))  # the bar counts the epoch's MNIST images; pen digits come on top
             if step % PROGRESS_EVERY == 0:
                 loss_sum, correct, seen = epoch_totals(losses, hits, sizes)
                 progress.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}%", refresh=False)
