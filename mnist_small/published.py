@@ -72,11 +72,3 @@ def _load() -> dict[str, PublishedRun]:
 def load_published() -> dict[str, PublishedRun]:
     """Model name -> its write-up's published per-epoch figures (a fresh dict over shared frozen records)."""
     return dict(_load())
-
-
-def best(run: PublishedRun) -> PublishedEpoch | None:
-    return run.best()
-
-
-def final(run: PublishedRun) -> PublishedEpoch | None:
-    return run.final()

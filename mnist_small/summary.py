@@ -205,11 +205,6 @@ def curve_histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> 
     return out
 
 
-def histories(models: Mapping[str, LoadedModel], names: Iterable[str]) -> dict[str, Sequence[EpochRecord]]:
-    """The per-epoch history (losses, accuracies, learning rate) of each named model, for the training curves."""
-    return {name: models[name].run.history for name in names}
-
-
 def misclassified(loaded: LoadedModel) -> Sequence[Misread]:
     """The test images the final model gets wrong."""
     return loaded.run.misclassified
