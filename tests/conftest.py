@@ -1,13 +1,18 @@
-"""Shared fixtures: where the real MNIST and the shipped checkpoints are."""
+"""Shared fixtures: where the real MNIST and the shipped checkpoints are, and empty databases
+(SQLite, and PostgreSQL when MNIST_SMALL_TEST_PG holds a URL) for the class mode."""
 
 from __future__ import annotations
 
 import io
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +29,59 @@ def mnist():
     if find_raw_files(MNIST_DIR) is None:
         pytest.skip(f"MNIST not found in {MNIST_DIR} (set MNIST_SMALL_TEST_DATA)")
     return load_mnist(MNIST_DIR, allow_download=False)
+
+
+def pg_admin_url() -> str:
+    """MNIST_SMALL_TEST_PG, a PostgreSQL URL whose role may create databases (.ci/postgres.sh
+    prints one); skips without it, or fails when MNIST_SMALL_REQUIRE_PG=1 (set by CI)."""
+    url = os.environ.get("MNIST_SMALL_TEST_PG")
+    if not url:
+        reason = "no PostgreSQL: set MNIST_SMALL_TEST_PG to a URL such as the last line of .ci/postgres.sh"
+        if os.environ.get("MNIST_SMALL_REQUIRE_PG") == "1":
+            pytest.fail(f"MNIST_SMALL_REQUIRE_PG=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards even while connections
+    to it are still open (WITH (FORCE)), so a test that forgets to dispose its engine leaves nothing."""
+    admin_url = sa.make_url(pg_admin_url())
+    name = f"t_{uuid.uuid4().hex}"
+    # CREATE and DROP DATABASE cannot run inside a transaction
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin_url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of a brand-new empty database for each test, once on SQLite (a file in
+    tmp_path) and once on PostgreSQL (skips, or fails under MNIST_SMALL_REQUIRE_PG=1, without
+    MNIST_SMALL_TEST_PG). The test disposes the engines it makes."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/class.db"
+    else:
+        with fresh_pg_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """One new empty PostgreSQL database for the whole session, for tests in which several
+    processes (app servers, workers) share one database; skips or fails as ``db_url`` does.
+    What one test writes there the next test sees."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 def draw_on_canvas(
