@@ -9,6 +9,8 @@ CHECKPOINTS_ENV = "MNIST_SMALL_CHECKPOINTS"
 DATA_ENV = "MNIST_SMALL_DATA"
 PEN_ENV = "MNIST_SMALL_PEN"
 CACHE_ENV = "MNIST_SMALL_CACHE"
+DB_ENV = "MNIST_SMALL_DB"
+TEACHER_CODE_ENV = "MNIST_SMALL_TEACHER_CODE"
 
 
 def checkpoint_dir(default: Path | str = "checkpoints") -> Path:
@@ -33,3 +35,11 @@ def cache_dir() -> Path:
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist_small"
+
+
+def class_db_url(data: Path | str | None = None) -> str:
+    """Where the class set lives: ``$MNIST_SMALL_DB`` (a SQLAlchemy URL, e.g. PostgreSQL's) if
+    set, else a SQLite file in the data folder's ``class/``."""
+    if os.environ.get(DB_ENV):
+        return os.environ[DB_ENV]
+    return f"sqlite:///{(Path(data) if data is not None else data_dir()).resolve() / 'class' / 'class.db'}"

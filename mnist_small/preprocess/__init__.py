@@ -80,17 +80,18 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
     field = centre_by_mass(fit_box(straighten(normalise_stroke(crop))))
 
     height, width = ink.shape
-    warning = None
+    warning = flag = None
     if (rows.stop - rows.start) < SMALL_MARK_FRACTION * height and (cols.stop - cols.start) < SMALL_MARK_FRACTION * width:
-        warning = "That is a very small mark, not much like a digit: draw the digit larger."
+        warning, flag = "That is a very small mark, not much like a digit: draw the digit larger.", "dot"
     elif mask.mean() > SCRIBBLE_INK_FRACTION:
         warning = (
             "The picture is mostly ink and does not look like one digit: on the canvas, draw just the digit; "
             "crop a photo to the paper around the digit."
         )
+        flag = "scribble"
     elif side_by_side(mask):
-        warning = "That looks like more than one digit: the models read one digit at a time, so draw just one."
-    return Prepared(field, warning=warning, note=note)
+        warning, flag = "That looks like more than one digit: the models read one digit at a time, so draw just one.", "two digits"
+    return Prepared(field, warning=warning, note=note, flag=flag)
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -120,13 +121,15 @@ class Prepared:
 
     image: 28x28 float array in [0, 1], ink bright (None when blank); message: why there is
     no digit; warning: a digit was found but does not look like one (a dot, a scribble, two
-    digits); note: ink the preprocessing left out, so the user knows (a stray dot).
+    digits); flag: that warning as a word ("dot", "scribble", "two digits"), kept with a drawing
+    in the class set; note: ink the preprocessing left out, so the user knows (a stray dot).
     """
 
     image: np.ndarray | None
     message: str | None = None
     warning: str | None = None
     note: str | None = None
+    flag: str | None = None
 
     @property
     def has_digit(self) -> bool:
