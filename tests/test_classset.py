@@ -87,7 +87,7 @@ def test_a_broken_export_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text("file,label\nmissing.png,3\n")
     with pytest.raises(ValueError, match="line 2"):
         read_export(tmp_path)
-    with pytest.raises(ValueError, match="no labels.csv"):
+    with pytest.raises(ValueError, match=r"no labels\.csv"):
         read_export(tmp_path / "nowhere")
 
 
