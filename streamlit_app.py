@@ -15,7 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from views import compare, curves, draw, inside, mistakes, model_card, zoo
+from mnist_small.settings import class_db_url
+from views import classroom, compare, curves, draw, inside, mistakes, model_card, zoo
 from views.context import Context
 from views.resources import load_models
 from views.sidebar import pick_model
@@ -25,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 # read on every run, not at import: the tests point the app at other folders
 CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
 DATA_DIR = Path(os.environ.get("MNIST_SMALL_DATA", HERE / "data"))
+CLASS_DB = class_db_url(DATA_DIR)  # $MNIST_SMALL_DB, else a SQLite file in DATA_DIR/class/
 
 st.set_page_config(page_title="mnist_small: draw a digit", page_icon="✏️", layout="wide")
 st.html(CSS)  # style only: takes no room on the page
@@ -63,12 +65,14 @@ with st.sidebar:
 # The Draw tab always runs, so the canvas keeps its drawing while another tab is open.
 # Inside the model, Training curves, Model card and Errors are fragments: their own widgets
 # (the layer picker, the models, "New random draw", the mistakes filter) rerun that tab alone.
-tab_draw, tab_compare, tab_inside, tab_curves, tab_card, tab_zoo, tab_errors = st.tabs(
-    ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST"], key="view", on_change="rerun"
+tab_draw, tab_compare, tab_inside, tab_curves, tab_card, tab_zoo, tab_errors, tab_class = st.tabs(
+    ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST", "Class"],
+    key="view",
+    on_change="rerun",
 )
 with tab_draw:
     canvas_key = f"canvas-{st.session_state.get('canvas_version', 0)}"
-    drawing, probabilities = draw.show(models, chosen, brush_width, canvas_key, upload, save_slot)
+    drawing, probabilities = draw.show(models, chosen, brush_width, canvas_key, upload, save_slot, CLASS_DB)
 
 context = Context(models, chosen, drawing, probabilities, CHECKPOINTS, DATA_DIR)
 for tab, view in [
@@ -82,3 +86,6 @@ for tab, view in [
     if tab.open:
         with tab:
             view.show(context)
+if tab_class.open:
+    with tab_class:
+        classroom.show(context, CLASS_DB)

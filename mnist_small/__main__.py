@@ -3,6 +3,7 @@
 mnist-small evaluate --data-dir ../shared/mnist [--drawn] [--pen [DIR]] [--record] [--json]
 mnist-small predict digit.png other.jpg [--json]
 mnist-small table
+mnist-small class export OUT_DIR | import DIR | finetune MODEL
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from . import classcli
 from .checkpoints import LoadedModel, load_all, save_run
 from .data import DataError, load_mnist, normalize
 from .drawn import cached_drawn_inputs
@@ -219,9 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("table", help="the zoo as a Markdown table, from the checkpoints' records")
     pu = sub.add_parser("published", help="the per-epoch figures the write-ups publish, per model")
     pu.add_argument("--json", action="store_true", help="print one JSON object instead of a table per model")
+    classcli.add_parser(sub)
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
-    return {"evaluate": cmd_evaluate, "predict": cmd_predict, "table": cmd_table, "published": cmd_published}[args.command](args)
+    commands = {"evaluate": cmd_evaluate, "predict": cmd_predict, "table": cmd_table, "published": cmd_published, "class": classcli.run}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

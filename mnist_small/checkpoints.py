@@ -24,7 +24,7 @@ from torch import nn
 
 from .models import count_params
 from .records import RunRecord
-from .registry import REGISTRY, ModelSpec, Recipe
+from .registry import CLASS, REGISTRY, ModelSpec, Recipe, get_spec
 
 
 class CheckpointError(RuntimeError):
@@ -112,7 +112,10 @@ def load_checkpoint(name: str, ckpt_dir: Path) -> LoadedModel:
     ckpt_dir = Path(ckpt_dir)
     json_file, weights_file = meta_path(ckpt_dir, name), weights_path(ckpt_dir, name)
     run = read_run(json_file)
-    spec = REGISTRY.get(run.name)
+    try:
+        spec = get_spec(run.name)
+    except KeyError:
+        spec = None
     if spec is None or run.name != name:
         raise CheckpointError(json_file, f"names model {run.name!r}, which is not a registered model {name!r}")
     if not weights_file.is_file():
@@ -142,9 +145,11 @@ def load_checkpoint(name: str, ckpt_dir: Path) -> LoadedModel:
 
 
 def available_names(ckpt_dir: Path) -> list[str]:
-    """Registered models with at least one checkpoint file in ``ckpt_dir``, in registry order."""
+    """Registered models with at least one checkpoint file in ``ckpt_dir``, in registry order,
+    each followed by its class model (``<name>+class``) if a class made one."""
     ckpt_dir = Path(ckpt_dir)
-    return [n for n in REGISTRY if meta_path(ckpt_dir, n).exists() or weights_path(ckpt_dir, n).exists()]
+    found = [n for name in REGISTRY for n in (name, name + CLASS)]
+    return [n for n in found if meta_path(ckpt_dir, n).exists() or weights_path(ckpt_dir, n).exists()]
 
 
 def load_all(ckpt_dir: Path) -> tuple[dict[str, LoadedModel], dict[str, str]]:

@@ -387,3 +387,27 @@ def digit_strips(examples: np.ndarray, scale: int = 3) -> list[np.ndarray]:
         ink = np.nan_to_num(grey)
         strips.append((255 * np.dstack([ink, ink, ink, ~np.isnan(grey)])).astype(np.uint8))
     return strips
+
+
+def digit_counts(counts: Sequence[int], title: str = "") -> go.Figure:
+    """How many drawings of each digit: the gaps show which digits the class should draw next."""
+    fig = go.Figure(go.Bar(x=DIGITS, y=list(counts), marker_color=ACCENT, text=list(counts), textposition="outside", cliponaxis=False))
+    fig.update_xaxes(title="digit", type="category", dtick=1)
+    fig.update_yaxes(title="drawings", rangemode="tozero")
+    return styled(fig, 260, title=title, showlegend=False)
+
+
+def finetune_curves(points: Sequence[dict]) -> go.Figure:
+    """A running fine-tune: its training loss at every report, and its accuracy on the held-out
+    students' drawings and on MNIST's test digits at the end of each round."""
+    fig = go.Figure(
+        go.Scatter(x=[p["step"] for p in points], y=[p["loss"] for p in points], name="training loss", yaxis="y2", line_color=MUTED)
+    )
+    for key, name, colour in (("class_acc", "held-out class drawings (%)", ACCENT), ("mnist_acc", "MNIST test (%)", MNIST_ONLY)):
+        marked = [p for p in points if p.get(key) is not None]
+        fig.add_trace(
+            go.Scatter(x=[p["step"] for p in marked], y=[p[key] for p in marked], name=name, mode="lines+markers", line_color=colour)
+        )
+    fig.update_layout(yaxis={"title": "accuracy (%)"}, yaxis2={"title": "loss", "overlaying": "y", "side": "right", "showgrid": False})
+    fig.update_xaxes(title="step")
+    return styled(fig, 320, legend={"orientation": "h", "y": -0.3})

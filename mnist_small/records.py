@@ -24,6 +24,7 @@ class EpochRecord:
     lr: float  # the learning rate at the epoch's last step
     seconds: float
     pen_acc: float | None = None  # on the validation writers' pen digits, for runs that train on pen data
+    class_acc: float | None = None  # on the held-out students' drawings, for a fine-tune on a class set
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class RunRecord:
     drawn_acc: float | None = None  # on drawn MNIST; None until measured
     pen_acc: float | None = None  # on the validation writers' pen digits (pen.VALIDATION_WRITERS); None until measured
     pen_data: dict[str, Any] | None = None  # the pen digits it trained on: file checksum, writers, digits, renderings
+    class_data: dict[str, Any] | None = None  # the class drawings it was fine-tuned on: counts, held-out students, before/after
 
     @property
     def final(self) -> EpochRecord:

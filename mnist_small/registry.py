@@ -340,9 +340,27 @@ def twin(name: str) -> str:
     return name.removesuffix(PEN) if name.endswith(PEN) else name + PEN
 
 
+# A class's own model: a zoo model fine-tuned in class mode on the class's drawings (classtune.py).
+# Not registered: it exists only where a class made one, as a checkpoint beside the zoo's.
+CLASS = "+class"
+
+
+def with_class(spec: ModelSpec, recipe: Recipe | None = None) -> ModelSpec:
+    """``spec``'s architecture fine-tuned on a class's drawings (with MNIST replayed)."""
+    return ModelSpec(
+        name=spec.name + CLASS,
+        builder=spec.builder,
+        description=f"{spec.description} Fine-tuned on this class's own drawings.",
+        source=spec.source,
+        recipe=recipe or replace(spec.recipe, init_from=spec.name, teacher="", distill=0.0),
+    )
+
+
 def get_spec(name: str) -> ModelSpec:
-    """The registered model called ``name``; a KeyError lists the valid names."""
-    try:
+    """The registered model called ``name``, or the class model ``<registered>+class``; a
+    KeyError lists the valid names."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}") from None
+    if name.endswith(CLASS) and name.removesuffix(CLASS) in REGISTRY:
+        return with_class(REGISTRY[name.removesuffix(CLASS)])
+    raise KeyError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}")

@@ -15,6 +15,7 @@ from mnist_small.checkpoints import LoadedModel
 from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import NO_DIGIT, Prepared, drawing_png, prepare
 
+from . import submit
 from .context import guard, log
 from .style import CANVAS, CANVAS_COLUMN
 
@@ -57,9 +58,10 @@ def show(
     canvas_key: str,
     upload: UploadedFile | None,
     save_slot: DeltaGenerator,
+    class_url: str,
 ) -> tuple[Prepared, dict[str, np.ndarray]]:
     """The Draw tab. Fills ``save_slot`` (in the sidebar) with a download of the canvas once it
-    holds a digit. Returns what the models see (the upload, if any, else the canvas) and each
+    holds a digit, and offers to keep the drawing in the class set at ``class_url``. Returns what the models see (the upload, if any, else the canvas) and each
     model's probabilities for it (empty without a digit)."""
     # Imported here, on every run: the component registers only inside a Streamlit runtime, and
     # the tests put a fake in its place.
@@ -97,6 +99,8 @@ def show(
                 help="A PNG of the canvas: upload it below to bring this drawing back, say in the next lesson.",
             )
     probabilities = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
+    with canvas_column, guard("class set"):
+        submit.show(class_url, canvas.image_data if upload is None else None, drawing, probabilities)
     with answer_column, guard("prediction"):
         show_answer(drawing, probabilities, chosen, upload)
     return drawing, probabilities

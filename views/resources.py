@@ -8,28 +8,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel, load_all
+from mnist_small.classset import ClassSet, Drawing
+from mnist_small.classstats import answers
 from mnist_small.data import MNIST, DataError, load_mnist
 from mnist_small.summary import model_card, overview_rows
 
 from .context import log
 
 
-@st.cache_resource(show_spinner="Loading models…")
+def zoo_stamp(folder: Path) -> tuple[tuple[str, int], ...]:
+    """The checkpoint records and when each last changed: a class model that a fine-tune (in
+    another process) adds or replaces changes it, so every app process loads the zoo again."""
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in Path(folder).glob("*.json")))
+
+
 def load_models(folder: Path) -> tuple[dict[str, LoadedModel], dict[str, str]]:
     """The loaded models by name, and the reason each unavailable one failed."""
+    return _load_models(folder, zoo_stamp(folder))
+
+
+@st.cache_resource(show_spinner="Loading models…", max_entries=2)
+def _load_models(folder: Path, stamp: tuple) -> tuple[dict[str, LoadedModel], dict[str, str]]:
     return load_all(folder)
 
 
-@st.cache_data
 def card_of(name: str, folder: Path) -> dict:
+    return _card_of(name, folder, zoo_stamp(folder))
+
+
+@st.cache_data(max_entries=200)
+def _card_of(name: str, folder: Path, stamp: tuple) -> dict:
     return model_card(load_models(folder)[0][name])
 
 
-@st.cache_data
 def overview_of(folder: Path) -> list[dict]:
+    return _overview_of(folder, zoo_stamp(folder))
+
+
+@st.cache_data(max_entries=4)
+def _overview_of(folder: Path, stamp: tuple) -> list[dict]:
     return overview_rows(load_models(folder)[0])
 
 
@@ -47,3 +68,18 @@ def where_to_put_mnist(data_dir: Path, what: str) -> str:
         f"To see {what}, put MNIST in `{data_dir}/MNIST/raw/` (for example `python -m mnist_small evaluate` "
         "downloads it there) or set MNIST_SMALL_DATA to a folder that has it."
     )
+
+
+@st.cache_resource(max_entries=4)
+def class_set(url: str) -> ClassSet:
+    """One connection pool per database URL, shared by every session; a bad URL raises ClassSetError."""
+    return ClassSet(url)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def class_answers(url: str, version: tuple[int, int], folder: Path, stamp: tuple) -> tuple[list[Drawing], dict[str, np.ndarray]]:
+    """The class set as of ``version`` and every loaded model's answers on it, read once per
+    change of either (the Class view polls every few seconds; most polls change nothing)."""
+    drawings = class_set(url).all()
+    images = np.stack([d.image for d in drawings]) if drawings else np.zeros((0, 28, 28), np.float32)
+    return drawings, answers(load_models(folder)[0], images)

@@ -1,0 +1,46 @@
+"""``mnist-small class export|import|finetune``: the class set on the command line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from .classset import ClassSet, ClassSetError, export_set, read_export
+from .classtune import STEPS, FinetuneError, run_job
+from .settings import DATA_ENV, DB_ENV, class_db_url, data_dir
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    cl = sub.add_parser("class", help="the class set: export it, import one, fine-tune a model on it")
+    cl.add_argument("--db", default=None, help=f"the class set's database URL (default: ${DB_ENV}, else a SQLite file in DATA/class/)")
+    cl.add_argument("--data", type=Path, default=data_dir(), help=f"the data folder (default: ${DATA_ENV}, else data)")
+    actions = cl.add_subparsers(dest="action", required=True)
+    ex = actions.add_parser("export", help="write labels.csv, the PNGs and inputs.npz (the 28x28 model inputs) to OUT_DIR")
+    ex.add_argument("out_dir", type=Path)
+    im = actions.add_parser("import", help="add the drawings of an exported folder to this class set")
+    im.add_argument("in_dir", type=Path)
+    ft = actions.add_parser("finetune", help="fine-tune MODEL on the class set (held out by student); saves MODEL+class")
+    ft.add_argument("model")
+    ft.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
+
+
+def run(args: argparse.Namespace) -> int:
+    url = args.db or class_db_url(args.data)
+    try:
+        store = ClassSet(url)
+        if args.action == "export":
+            count = export_set(store, args.out_dir)
+            print(f"exported {count} drawings from {store.where} to {args.out_dir}/ (labels.csv, drawings/, inputs.npz)")
+        elif args.action == "import":
+            added = store.import_rows(read_export(args.in_dir))
+            print(f"imported {added} drawings from {args.in_dir}/ into {store.where}")
+        else:
+            torch.set_grad_enabled(True)
+            result = run_job(args.model, url, args.checkpoints, args.data, steps=args.steps)
+            data = result.class_data or {}
+            print(f"saved {result.name} in {args.checkpoints}/: {data.get('before')} -> {data.get('after')}")
+    except (ClassSetError, FinetuneError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from err
+    return 0

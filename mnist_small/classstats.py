@@ -1,0 +1,68 @@
+"""What the Class view shows about the class set: every model's answers on it, the leaderboard,
+a model's confusion matrix, the drawings most models misread. Pure functions of arrays."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .checkpoints import LoadedModel
+from .classset import Drawing
+from .data import normalize
+
+
+def answers(models: dict[str, LoadedModel], images: np.ndarray, batch: int = 500) -> dict[str, np.ndarray]:
+    """Each model's digit for each of ``images`` (N x 28 x 28 in [0, 1]), read now: a model
+    added after a drawing was kept is judged on it too."""
+    if len(images) == 0:
+        return {name: np.zeros(0, np.int64) for name in models}
+    x = normalize(torch.from_numpy(np.asarray(images, np.float32))[:, None])
+    out = {}
+    with torch.inference_mode():
+        for name, loaded in models.items():
+            out[name] = torch.cat([loaded.model(part).argmax(1) for part in x.split(batch)]).numpy()
+    return out
+
+
+def leaderboard(labels: np.ndarray, predicted: dict[str, np.ndarray], keep: np.ndarray | None = None) -> list[dict]:
+    """One row per model, best first (the fewest parameters first among equals is not known
+    here, so ties keep the zoo's order): correct, total and accuracy in percent on the kept drawings."""
+    keep = np.ones(len(labels), bool) if keep is None else keep
+    total = int(keep.sum())
+    rows = []
+    for name, guess in predicted.items():
+        correct = int(((guess == labels) & keep).sum())
+        rows.append({"model": name, "correct": correct, "total": total, "accuracy": 100 * correct / total if total else None})
+    return sorted(rows, key=lambda r: -(r["accuracy"] or 0))
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """10 x 10 counts, [true digit][answer]."""
+    return np.bincount(10 * np.asarray(labels, np.int64) + np.asarray(predicted, np.int64), minlength=100).reshape(10, 10)
+
+
+def misread_by(labels: np.ndarray, predicted: dict[str, np.ndarray]) -> np.ndarray:
+    """How many models misread each drawing."""
+    if not predicted:
+        return np.zeros(len(labels), np.int64)
+    return np.sum([guess != labels for guess in predicted.values()], axis=0)
+
+
+def hardest(labels: np.ndarray, predicted: dict[str, np.ndarray], n: int = 12) -> list[int]:
+    """Indices of the drawings most models misread (at least half of them), worst first."""
+    wrong = misread_by(labels, predicted)
+    order = np.argsort(-wrong, kind="stable")
+    return [int(i) for i in order[:n] if wrong[i] * 2 >= max(len(predicted), 1) and wrong[i] > 0]
+
+
+def per_digit(drawings: Sequence[Drawing]) -> list[int]:
+    counts = Counter(d.label for d in drawings)
+    return [counts.get(digit, 0) for digit in range(10)]
+
+
+def per_student(drawings: Sequence[Drawing]) -> dict[str, int]:
+    """Drawings per anonymous browser id, most first."""
+    return dict(Counter(d.student for d in drawings).most_common())

@@ -1,0 +1,290 @@
+"""Teach a model the class's handwriting: fine-tune a zoo model on the class set, with MNIST
+replayed in every batch so it does not forget, and measure it honestly.
+
+Held out by student: about a quarter of the students' drawings are never trained on, so the
+before/after figure on them says how the model reads handwriting it has not seen, not how well
+it memorised. The job runs in its own process (``python -m mnist_small class finetune``) on one
+CPU thread, so the app keeps answering the class; it writes its progress to a JSON status file
+the Class view polls, and saves ``<model>+class`` beside the zoo (never over a zoo checkpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoints import LoadedModel, atomic_write, load_checkpoint, save_checkpoint
+from .classset import ClassSet, Drawing
+from .data import MNIST, Augment, load_mnist, normalize
+from .models import count_params
+from .records import EpochRecord, RunRecord
+from .registry import CLASS, REGISTRY, with_class
+from .training import evaluate, library_versions, make_optimizer, make_scheduler
+
+STEPS = 300  # 300 x 64 images: ~10 s on one thread for a 10k-parameter model, and enough to adapt
+ROUNDS = 5  # progress points: each ends with the held-out and MNIST figures
+BATCH = 64
+CLASS_SHARE = 0.5  # of each batch: class drawings (repeated, augmented); the rest MNIST, so it does not forget
+LR_SCALE = 0.3  # of the model's own peak LR: it starts from trained weights (as the +pen twins do)
+HELD_OUT_SHARE = 0.25  # of the students: their drawings are only measured on
+AUGMENT = Augment(rotation=10.0, translate=2.0, scale=(0.9, 1.1))  # a few hundred drawings: jitter them
+MIN_DRAWINGS = 20
+
+
+class FinetuneError(RuntimeError):
+    """The class set or the model cannot be fine-tuned (too few drawings, no MNIST, ...)."""
+
+
+def held_out_students(students: list[str], share: float = HELD_OUT_SHARE) -> set[str]:
+    """About ``share`` of the distinct students, chosen by a hash of their id (the same every
+    run); none if there are fewer than two students, since then nobody could be held out."""
+    distinct = sorted(set(students), key=lambda s: hashlib.sha256(s.encode()).hexdigest())
+    if len(distinct) < 2:
+        return set()
+    return set(distinct[: max(1, round(share * len(distinct)))])
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    steps: int
+    loss: float
+    class_acc: float | None  # on the held-out students' drawings
+    mnist_acc: float | None  # at the end of each round
+
+
+def class_accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float | None:
+    return evaluate(model, images, labels)[1] if len(labels) else None
+
+
+def finetune(
+    base: LoadedModel,
+    drawings: list[Drawing],
+    mnist: MNIST,
+    steps: int = STEPS,
+    seed: int = 0,
+    report: Callable[[Progress], None] = lambda p: None,
+) -> tuple[torch.nn.Module, RunRecord]:
+    """``base`` fine-tuned on the class's drawings (all but the held-out students', and none the
+    preprocessing flagged) with MNIST replayed; returns the model and its record."""
+    usable = [d for d in drawings if d.flag is None]
+    if len(usable) < MIN_DRAWINGS:
+        raise FinetuneError(f"the class set has {len(usable)} usable drawings; fine-tuning needs at least {MIN_DRAWINGS}")
+    held = held_out_students([d.student for d in usable])
+    train = [d for d in usable if d.student not in held]
+    test = [d for d in usable if d.student in held]
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+
+    def tensors(group: list[Drawing]) -> tuple[torch.Tensor, torch.Tensor]:
+        images = np.stack([d.image for d in group]) if group else np.zeros((0, 28, 28), np.float32)
+        return normalize(torch.from_numpy(images)[:, None]), torch.tensor([d.label for d in group], dtype=torch.long)
+
+    train_x, train_y = tensors(train)
+    test_x, test_y = tensors(test)
+    mnist_x, mnist_y = normalize(mnist.train_images), mnist.train_labels.long()
+    mnist_test_x, mnist_test_y = normalize(mnist.test_images), mnist.test_labels.long()
+
+    spec = with_class(base.spec)
+    model = spec.build()
+    model.load_state_dict(base.model.state_dict())
+    recipe = replace(
+        base.spec.recipe,
+        epochs=ROUNDS,
+        max_lr=round(base.spec.recipe.max_lr * LR_SCALE, 6),
+        augment=AUGMENT,
+        init_from=base.name,
+        teacher="",
+        distill=0.0,
+        pen_share=0.0,
+        notes=(
+            f"fine-tuned from {base.name} on the class's drawings for {steps} steps of {BATCH}, "
+            f"{CLASS_SHARE:.0%} class drawings and the rest MNIST, at {LR_SCALE:g}x its peak LR",
+        ),
+    )
+    per_round = max(1, steps // ROUNDS)
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, per_round)
+    before = {"class_acc": class_accuracy(base.model, test_x, test_y), "mnist_acc": evaluate(base.model, mnist_test_x, mnist_test_y)[1]}
+    run = RunRecord(
+        name=spec.name,
+        params=count_params(model),
+        recipe=recipe.to_dict(),
+        description=spec.description,
+        source=spec.source,
+        seed=seed,
+        threads=torch.get_num_threads(),
+        train_images=len(train) + len(mnist_x),
+        evaluated_on=f"test: {len(mnist_test_x):,} MNIST test images; class: {len(test)} drawings of {len(held)} held-out students",
+        data_sha256=base.run.data_sha256,
+        versions=library_versions(),
+        class_data={
+            "drawings": len(usable),
+            "trained_on": len(train),
+            "held_out": len(test),
+            "students": len({d.student for d in usable}),
+            "held_out_students": len(held),
+            "flagged_left_out": len(drawings) - len(usable),
+            "before": before,
+        },
+    )
+    n_class = max(1, round(BATCH * CLASS_SHARE)) if len(train_x) else 0
+    started = time.perf_counter()
+    for round_ in range(1, ROUNDS + 1):
+        model.train()
+        round_start, losses, hits, seen = time.perf_counter(), [], 0, 0
+        for step in range(per_round):
+            pick_class = torch.randint(len(train_x), (n_class,), generator=generator) if n_class else torch.zeros(0, dtype=torch.long)
+            pick_mnist = torch.randint(len(mnist_x), (BATCH - n_class,), generator=generator)
+            x = AUGMENT(torch.cat([train_x[pick_class], mnist_x[pick_mnist]]), generator)
+            y = torch.cat([train_y[pick_class], mnist_y[pick_mnist]])
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            hits += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+            if step % 10 == 9:
+                report(Progress((round_ - 1) * per_round + step + 1, ROUNDS * per_round, float(np.mean(losses[-10:])), None, None))
+        test_loss, test_acc, _ = evaluate(model, mnist_test_x, mnist_test_y)
+        held_acc = class_accuracy(model, test_x, test_y)
+        record = EpochRecord(
+            epoch=round_,
+            train_loss=float(np.mean(losses)),
+            train_acc=100 * hits / seen,
+            test_loss=test_loss,
+            test_acc=test_acc,
+            lr=scheduler.get_last_lr()[0],
+            seconds=time.perf_counter() - round_start,
+            class_acc=held_acc,
+        )
+        run = run.with_epoch(record)
+        report(Progress(round_ * per_round, ROUNDS * per_round, record.train_loss, held_acc, test_acc))
+    after = {"class_acc": run.final.class_acc, "mnist_acc": run.final_acc}
+    run = dataclasses.replace(
+        run,
+        complete=True,
+        trained_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        train_seconds=round(time.perf_counter() - started, 1),
+        class_data={**run.class_data, "after": after},
+    )
+    return model.eval(), run
+
+
+# ---- the job: one at a time, in its own process, progress in a JSON file ---------------------
+
+
+def status_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "class" / "finetune.json"
+
+
+def read_status(data_dir: Path) -> dict[str, Any] | None:
+    """The last job's status, or None if there was none (a half-written file cannot be: writes are atomic)."""
+    try:
+        return json.loads(status_path(data_dir).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_status(data_dir: Path, status: dict[str, Any]) -> None:
+    text = json.dumps(status)
+    atomic_write(status_path(data_dir), lambda p: p.write_text(text))
+
+
+def job_running(data_dir: Path) -> bool:
+    """True while a fine-tune holds the lock (a killed job releases it with its process)."""
+    lock = status_path(data_dir).with_suffix(".lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
+def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> None:
+    """Start a fine-tune in a new process on one CPU thread; raises FinetuneError if one is running."""
+    if job_running(data_dir):
+        raise FinetuneError("a fine-tune is already running: one at a time, so the class keeps drawing")
+    write_status(
+        data_dir,
+        {"state": "starting", "model": model, "result": model + CLASS, "step": 0, "steps": steps, "points": [], "started": time.time()},
+    )
+    command = [sys.executable, "-m", "mnist_small", "--checkpoints", str(checkpoints), "class", "--db", db_url, "--data", str(data_dir)]
+    command += ["finetune", model, "--steps", str(steps)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    log = status_path(data_dir).with_suffix(".log")
+    with open(log, "w") as out:
+        subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> RunRecord:
+    """The job's body (in its own process): fine-tune ``model`` on the class set, save
+    ``<model>+class``, and keep the status file current, also when it fails."""
+    torch.set_num_threads(1)  # the app's answers to the class come first
+    lock_file = status_path(data_dir).with_suffix(".lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(lock_file, "a")  # noqa: SIM115 (held for the whole job, released when the process ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise FinetuneError("a fine-tune is already running: one at a time") from None
+    status: dict[str, Any] = {
+        "state": "running",
+        "model": model,
+        "result": model + CLASS,
+        "step": 0,
+        "steps": steps,
+        "points": [],
+        "started": time.time(),
+        "pid": os.getpid(),
+    }
+    write_status(data_dir, status)
+    try:
+        if model not in REGISTRY:
+            raise FinetuneError(f"{model!r} is not a zoo model: pick one of {', '.join(REGISTRY)}")
+        base = load_checkpoint(model, checkpoints)
+        store = ClassSet(db_url)
+        drawings = store.all()
+        store.dispose()
+        try:
+            mnist = load_mnist(data_dir, allow_download=False)
+        except Exception as err:
+            raise FinetuneError(f"MNIST is needed, so the model does not forget it while it learns the class's digits: {err}") from err
+
+        def report(p: Progress) -> None:
+            status.update(step=p.step, steps=p.steps)
+            status["points"].append(dataclasses.asdict(p) | {"seconds": round(time.time() - status["started"], 1)})
+            write_status(data_dir, status)
+
+        tuned, run = finetune(base, drawings, mnist, steps=steps, report=report)
+        save_checkpoint(tuned, run, checkpoints)
+        status.update(state="done", class_data=run.class_data, seconds=round(time.time() - status["started"], 1))
+        write_status(data_dir, status)
+        return run
+    except Exception as err:
+        status.update(state="failed", message=str(err))
+        write_status(data_dir, status)
+        raise
+    finally:
+        lock.close()

@@ -1,0 +1,166 @@
+"""Class mode in the app (AppTest): keeping a drawing, the Class view, the teacher's controls,
+and teaching a model the class's handwriting."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_small.checkpoints import load_checkpoint
+from mnist_small.classset import ClassSet
+from mnist_small.classtune import held_out_students, read_status, run_job
+
+from .conftest import CHECKPOINTS, MNIST_DIR, draw_on_canvas
+from .test_app import FIRST, FakeCanvas, page_text
+
+APP = str(Path(__file__).parent.parent / "streamlit_app.py")
+SMALL = "three_blocks_9.6k"  # a 9,594-parameter model
+
+
+@pytest.fixture
+def class_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'class.db'}"
+    monkeypatch.setenv("MNIST_SMALL_DB", url)
+    monkeypatch.delenv("MNIST_SMALL_TEACHER_CODE", raising=False)
+    return url
+
+
+@pytest.fixture
+def canvas(monkeypatch: pytest.MonkeyPatch) -> FakeCanvas:
+    import sys
+
+    fake = FakeCanvas()
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", fake.module)
+    return fake
+
+
+def leaderboard(at: AppTest):
+    (board,) = [d.value for d in at.dataframe if "model" in d.value.columns]
+    return board
+
+
+def app(view: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["model"], at.session_state["pen"] = FIRST, False
+    if view:
+        at.session_state["view"] = view
+    return at.run()
+
+
+def test_a_label_and_the_button_keep_the_drawing(canvas, mnist, class_db):
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())  # a 7
+    at = app()
+    assert at.button(key="class_add").disabled  # no label picked yet
+    at.segmented_control(key="class_label").set_value("7").run()
+    at.button(key="class_add").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Added: your 7") for s in at.success)
+    (kept,) = ClassSet(class_db).all()
+    assert kept.label == 7 and kept.flag is None and len(kept.student) == 12
+    assert set(kept.answers) == {p.stem for p in CHECKPOINTS.glob("*.json")}  # every model's answer
+    assert kept.answers[FIRST] == 7
+    assert at.session_state["class_label"] is None  # ready for the next drawing
+
+
+def test_no_digit_no_control(canvas, class_db):
+    at = app()
+    assert not at.get("segmented_control") or all(c.key != "class_label" for c in at.get("segmented_control"))
+    assert not [b for b in at.button if b.key == "class_add"]
+
+
+def test_a_second_drawing_within_a_second_is_refused(canvas, mnist, class_db):
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    at = app()
+    for _ in range(2):
+        at.segmented_control(key="class_label").set_value("7").run()
+        at.button(key="class_add").click().run()
+    assert any("one drawing per second" in w.value for w in at.warning)
+    assert len(ClassSet(class_db).all()) == 1
+
+
+def test_the_class_view_lists_the_drawings_and_ranks_the_models(mnist, class_db):
+    class_set_of_mnist(class_db, mnist, students=3, each=2)
+    at = app("Class")
+    assert not at.exception
+    assert "**6** drawings by **3** students" in page_text(at)
+    board = leaderboard(at)
+    assert len(board) == len(list(CHECKPOINTS.glob("*.json"))) and board["accuracy"].max() > 50
+    assert "Teacher controls" in page_text(at) and not at.text_input  # off without a code
+
+
+def test_a_broken_database_is_reported_and_drawing_still_works(canvas, mnist, tmp_path, monkeypatch):
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 200)
+    monkeypatch.setenv("MNIST_SMALL_DB", f"sqlite:///{broken}")
+    at = app("Class")
+    assert any("cannot be read right now" in e.value for e in at.error)
+    canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
+    at = app()
+    at.segmented_control(key="class_label").set_value("7").run()
+    at.button(key="class_add").click().run()
+    assert any("cannot be reached" in e.value for e in at.error)
+    assert "font-weight:700;line-height:1'>7</div>" in page_text(at)  # the models still answer
+
+
+def test_the_teacher_code_unlocks_the_controls(mnist, class_db, monkeypatch):
+    monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
+    ClassSet(class_db).add(b"png", mnist.test_images[0, 0].numpy() / 255, 7, "s", {})
+    at = app("Class")
+    at.text_input(key="teacher_code_entered").input("cat").run()
+    assert any("not the teacher code" in w.value for w in at.warning)
+    at.text_input(key="teacher_code_entered").input("owl").run()
+    assert at.button(key="teacher_delete") and at.button(key="teacher_start")
+    at.number_input(key="teacher_delete_id").set_value(1).run()
+    at.button(key="teacher_delete").click().run()
+    assert ClassSet(class_db).all() == []
+
+
+def class_set_of_mnist(url: str, mnist, students: int = 4, each: int = 8) -> None:
+    """Drawings by ``students`` students: MNIST test digits, so a model has something to learn."""
+    store = ClassSet(url)
+    rows = [
+        {
+            "created": i,
+            "student": f"s{i % students}",
+            "label": int(mnist.test_labels[i]),
+            "image": mnist.test_images[i, 0].numpy() / 255,
+            "png": b"p",
+        }
+        for i in range(students * each)
+    ]
+    store.import_rows(rows)
+
+
+def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(mnist, class_db, tmp_path, monkeypatch):
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(CHECKPOINTS / f"{SMALL}{suffix}", checkpoints)
+    data = tmp_path / "data"
+    shutil.copytree(MNIST_DIR, data)
+    class_set_of_mnist(class_db, mnist)
+    run = run_job(SMALL, class_db, checkpoints, data, steps=10)
+    tuned = load_checkpoint(SMALL + "+class", checkpoints)  # a checkpoint like any other
+    assert tuned.run.class_data["held_out_students"] == len(held_out_students([f"s{i}" for i in range(4)])) == 1
+    assert tuned.run.class_data["trained_on"] + tuned.run.class_data["held_out"] == 32
+    assert len(run.history) == 5 and all(h.class_acc is not None for h in run.history)
+    assert (checkpoints / f"{SMALL}.json").read_bytes() == (CHECKPOINTS / f"{SMALL}.json").read_bytes()  # never overwritten
+    status = read_status(data)
+    assert status["state"] == "done" and status["step"] == status["steps"] == 10 and status["points"]
+
+    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(checkpoints))
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(data))
+    monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["view"] = "Class"
+    at.run()
+    at.text_input(key="teacher_code_entered").input("owl").run()
+    assert any(f"{SMALL}+class** joined the zoo" in s.value for s in at.success)
+    assert SMALL + "+class" in at.sidebar.selectbox(key="model").options
+    board = leaderboard(at)
+    assert SMALL + "+class" in list(board["model"])
+    assert np.isfinite(board["accuracy"]).all()

@@ -1,0 +1,104 @@
+"""Class: the class's own drawings as a test set, refreshed every few seconds. How many there
+are, which model reads them best, the chosen model's confusions, the drawings most models
+misread, and a gallery; below, the teacher's controls."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_small import plots
+from mnist_small.classset import ClassSetError, Drawing
+from mnist_small.classstats import confusion, hardest, leaderboard, misread_by, per_digit, per_student
+
+from . import teacher
+from .context import Context, guard, log
+from .resources import class_answers, class_set, zoo_stamp
+
+REFRESH = 3  # seconds between updates of the live view: new drawings appear without a click
+
+
+def show(context: Context, url: str) -> None:
+    live(context, url)
+    st.divider()
+    with guard("teacher controls"):
+        teacher.show(context, url)
+
+
+@st.fragment(run_every=REFRESH)
+def live(context: Context, url: str) -> None:
+    try:
+        version = class_set(url).version()
+        drawings, predicted = class_answers(url, version, context.checkpoints, zoo_stamp(context.checkpoints))
+    except ClassSetError as err:
+        log.warning("class set: %s", err)
+        st.error(f"The class set cannot be read right now: {err}. Drawing and every other tab still work.")
+        return
+    if not drawings:
+        st.info("No drawings yet. On the Draw tab, draw a digit, pick the digit you meant and press **Add to the class set**.")
+        return
+    with guard("class"):
+        show_set(context, drawings, predicted)
+
+
+def show_set(context: Context, drawings: list[Drawing], predicted: dict[str, np.ndarray]) -> None:
+    labels = np.array([d.label for d in drawings])
+    flagged = np.array([d.flag is not None for d in drawings])
+    students = per_student(drawings)
+    st.markdown(
+        f"**{len(drawings)}** drawings by **{len(students)}** students"
+        + (f"; {int(flagged.sum())} flagged by the preprocessing (a dot, a scribble, two digits)" if flagged.any() else "")
+    )
+    left, right = st.columns([3, 2])
+    left.plotly_chart(plots.digit_counts(per_digit(drawings), "Drawings per digit"), width="stretch", key="class_counts")
+    right.dataframe(
+        {"student": [f"student {i + 1}" for i in range(len(students))], "drawings": list(students.values())}, height=260, hide_index=True
+    )
+
+    st.subheader("Which model reads our handwriting best?")
+    leave_out = st.toggle("Leave out flagged drawings", value=True, key="class_leave_out") if flagged.any() else False
+    keep = ~flagged if leave_out else np.ones(len(drawings), bool)
+    rows = leaderboard(labels, predicted, keep)
+    st.dataframe(
+        [{"model": r["model"], "accuracy": r["accuracy"], "right": f"{r['correct']} of {r['total']}"} for r in rows],
+        column_config={"accuracy": st.column_config.ProgressColumn("accuracy (%)", min_value=0, max_value=100, format="%.1f")},
+        hide_index=True,
+        key="class_leaderboard",
+    )
+    if context.chosen in predicted:
+        st.plotly_chart(
+            plots.confusion_heatmap(
+                confusion(labels[keep], predicted[context.chosen][keep]), f"{context.chosen} on the class set (mistakes only)"
+            ),
+            width="stretch",
+            key="class_confusion",
+        )
+    hard = hardest(labels, predicted)
+    if hard:
+        st.markdown(f"**Hard for the zoo:** the class's drawings that most of the {len(predicted)} models misread.")
+        wrong = misread_by(labels, predicted)
+        gallery([drawings[i] for i in hard], [f"#{drawings[i].id}: a {drawings[i].label}, {wrong[i]} wrong" for i in hard])
+    show_gallery(context, drawings, labels, predicted)
+
+
+def gallery(drawings: list[Drawing], captions: list[str]) -> None:
+    st.image([np.kron(d.image, np.ones((3, 3))) for d in drawings], caption=captions, width=72, clamp=True)
+
+
+def show_gallery(context: Context, drawings: list[Drawing], labels: np.ndarray, predicted: dict[str, np.ndarray]) -> None:
+    st.subheader("Gallery")
+    digit = st.segmented_control("Digit", [str(d) for d in range(10)], key="class_digit")
+    misread_only = st.toggle(f"Only those {context.chosen} misreads", key="class_misread")
+    shown = np.ones(len(drawings), bool) if digit is None else labels == int(digit)
+    guess = predicted.get(context.chosen)
+    if misread_only and guess is not None:
+        shown &= guess != labels
+    picked = np.flatnonzero(shown)[::-1][:60]  # newest first
+    if not len(picked):
+        st.caption("No drawings match.")
+        return
+    captions = [
+        f"#{drawings[i].id}: {drawings[i].label}" + (f"→{guess[i]}" if guess is not None and guess[i] != labels[i] else "") for i in picked
+    ]
+    gallery([drawings[i] for i in picked], captions)
+    st.caption(f"{len(picked)} of {int(shown.sum())}, newest first. Label, and → {context.chosen}'s answer where it is wrong.")

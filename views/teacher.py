@@ -1,0 +1,135 @@
+"""The teacher's controls on the Class tab: delete a drawing, clear the set, export it, and teach
+a model the class's handwriting. Locked by the teacher code; students never see them."""
+
+from __future__ import annotations
+
+import hmac
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import streamlit as st
+
+from mnist_small import plots
+from mnist_small.classset import ClassSetError, export_set
+from mnist_small.classtune import FinetuneError, job_running, read_status, start_job
+from mnist_small.registry import REGISTRY
+from mnist_small.settings import TEACHER_CODE_ENV
+
+from .context import Context, log
+from .resources import class_set
+
+
+def teacher_code() -> str | None:
+    """``$MNIST_SMALL_TEACHER_CODE``, else ``teacher_code`` in Streamlit's secrets; None if neither is set."""
+    if os.environ.get(TEACHER_CODE_ENV):
+        return os.environ[TEACHER_CODE_ENV]
+    try:
+        return str(st.secrets["teacher_code"]) if "teacher_code" in st.secrets else None
+    except (FileNotFoundError, KeyError, OSError):  # no secrets file at all
+        return None
+
+
+def show(context: Context, url: str) -> None:
+    st.subheader("Teacher")
+    code = teacher_code()
+    if code is None:
+        st.info(
+            "Teacher controls (delete a drawing, clear the set, export it, teach a model the class's handwriting) are off. "
+            f'Turn them on with a teacher code: start the app with `{TEACHER_CODE_ENV}=...` set, or put `teacher_code = "..."` '
+            "in `.streamlit/secrets.toml`."
+        )
+        return
+    if not st.session_state.get("teacher"):
+        entered = st.text_input("Teacher code", type="password", key="teacher_code_entered")
+        if entered and hmac.compare_digest(entered.encode(), code.encode()):
+            st.session_state.teacher = True
+            st.rerun()
+        elif entered:
+            st.warning("That is not the teacher code.")
+        return
+    try:
+        controls(context, url)
+    except ClassSetError as err:
+        log.warning("class set: %s", err)
+        st.error(f"The class set cannot be changed right now: {err}")
+
+
+def export_zip(url: str) -> bytes:
+    """The class set as ``python -m mnist_small class export`` writes it, in one ZIP."""
+    with tempfile.TemporaryDirectory() as folder:
+        export_set(class_set(url), folder)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(Path(folder).rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder))
+        return buffer.getvalue()
+
+
+def controls(context: Context, url: str) -> None:
+    store = class_set(url)
+    left, middle, right = st.columns(3)
+    with left:
+        drawing_id = st.number_input("Drawing #", min_value=1, step=1, key="teacher_delete_id")
+        if st.button("Delete this drawing", key="teacher_delete"):
+            st.toast(f"Deleted drawing #{drawing_id}." if store.delete(int(drawing_id)) else f"There is no drawing #{drawing_id}.")
+    with middle:
+        sure = st.checkbox("Yes, remove every drawing", key="teacher_clear_sure")
+        if st.button("Clear the class set", key="teacher_clear", disabled=not sure):
+            st.toast(f"Removed {store.clear()} drawings.")
+    with right:
+        st.download_button(
+            "Export (ZIP)",
+            lambda: export_zip(url),
+            file_name="class-set.zip",
+            mime="application/zip",
+            on_click="ignore",
+            help="labels.csv, the PNGs and inputs.npz: train.py --class-set can train on it; mnist-small class import loads it elsewhere.",
+        )
+    st.markdown("**Teach a model our handwriting.** It learns from the class's drawings, with MNIST mixed in so it does not forget.")
+    zoo = [name for name in context.models if name in REGISTRY]
+    base = st.selectbox("Model to teach", zoo, index=zoo.index(context.chosen) if context.chosen in zoo else 0, key="teacher_model")
+    if st.button("Start teaching", key="teacher_start", disabled=job_running(context.data_dir), type="primary"):
+        try:
+            start_job(base, url, context.checkpoints, context.data_dir)
+        except FinetuneError as err:
+            st.warning(str(err))
+    status = read_status(context.data_dir)
+    active = status is not None and status["state"] in ("starting", "running")
+    st.fragment(job, run_every=1 if active else None)(context, active)  # polls only while a job runs
+
+
+def job(context: Context, polling: bool) -> None:
+    """The last fine-tune: progress and curves while it runs, its before/after when done."""
+    status = read_status(context.data_dir)
+    if status is None:
+        return
+    result, state = status["result"], status["state"]
+    if polling and state in ("done", "failed"):
+        st.rerun()  # the whole page: the new model joins the zoo, and the polling stops
+    if state in ("starting", "running"):
+        st.progress(
+            status["step"] / max(status["steps"], 1), text=f"Teaching {status['model']}: step {status['step']} of {status['steps']}"
+        )
+    elif state == "failed":
+        st.error(f"Teaching {status['model']} failed: {status.get('message', 'see the server log')}")
+    if status.get("points"):
+        st.plotly_chart(plots.finetune_curves(status["points"]), width="stretch", key="finetune_curves")
+    if state == "done":
+        data = status["class_data"]
+        before, after = data["before"], data["after"]
+
+        def held_out(figures: dict) -> str:
+            return "-" if figures["class_acc"] is None else f"{figures['class_acc']:.1f}%"
+
+        st.success(
+            f"**{result}** joined the zoo (in {status['seconds']:.0f} s): pick it in the sidebar. "
+            f"On the {data['held_out']} drawings of {data['held_out_students']} students it never saw: "
+            f"{held_out(before)} → {held_out(after)}. MNIST test: {before['mnist_acc']:.2f}% → {after['mnist_acc']:.2f}%. "
+            f"It trained on {data['trained_on']} drawings."
+        )
+        if before["class_acc"] is None:
+            st.caption("With drawings from one student only, none could be held out: the before/after needs two students or more.")
