@@ -328,8 +328,8 @@ def _points(x: list, y: list, names: list[str], label: str, colour: str, hover: 
     )
 
 
-def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Figure:
-    """10x10 test-set counts; the diagonal is hidden so the mistakes stand out."""
+def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "", height: int = 560) -> go.Figure:
+    """10x10 counts; the diagonal is hidden so the mistakes stand out."""
     z = np.array(matrix, dtype=float)
     np.fill_diagonal(z, np.nan)
     fig = go.Figure(
@@ -340,13 +340,15 @@ def confusion_heatmap(matrix: Sequence[Sequence[int]], title: str = "") -> go.Fi
             text=np.array(matrix),
             texttemplate="%{text}",
             colorscale="Reds",
+            zmin=0,
+            zmax=max(1.0, float(np.nanmax(z))) if np.isfinite(z).any() else 1.0,  # no mistakes: every cell pale, not red
             hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
             showscale=False,
         )
     )
     fig.update_xaxes(title="predicted digit", type="category", side="top")
     fig.update_yaxes(title="true digit", type="category", autorange="reversed")
-    fig = styled(fig, 560, title=title)
+    fig = styled(fig, height, title=title)
     return fig.update_layout(margin_t=110, title_y=1, title_yanchor="top", title_pad_t=10)  # the title above the axis on top
 
 

@@ -136,3 +136,16 @@ def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0, fill: float 
     buffer = io.BytesIO()
     Image.fromarray((255 * grey).astype(np.uint8)).convert("RGB").save(buffer, "JPEG", quality=75)
     return Image.open(buffer)
+
+
+# Playwright's own browser cannot be downloaded here: the browser tests use Debian's chromium.
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    from .appserver import CHROMIUM, CHROMIUM_FLAGS
+
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1500, "height": 1000}}

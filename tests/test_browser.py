@@ -15,7 +15,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from mnist_small.registry import PEN, REGISTRY
 
-from .appserver import BIG_DIGIT, CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, ROOT, running_app
+from .appserver import BIG_DIGIT, CANVAS, CHROMIUM, HINT, ROOT, running_app
 from .conftest import CHECKPOINTS, MNIST_DIR, paper_photo
 
 DOCS = ROOT / "docs"
@@ -33,16 +33,6 @@ def app_url():
     # MNIST on disk, when the tests have it, for the views that show training and test digits
     with running_app(env={"MNIST_SMALL_DATA": str(MNIST_DIR)} if MNIST_DIR.is_dir() else None) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1500, "height": 1000}}
 
 
 def draw(page, strokes):

@@ -59,17 +59,16 @@ def show_set(context: Context, drawings: list[Drawing], predicted: dict[str, np.
     leave_out = st.toggle("Leave out flagged drawings", value=True, key="class_leave_out") if flagged.any() else False
     keep = ~flagged if leave_out else np.ones(len(drawings), bool)
     rows = leaderboard(labels, predicted, keep)
-    st.dataframe(
+    board, matrix = st.columns([1, 1], gap="large")
+    board.dataframe(
         [{"model": r["model"], "accuracy": r["accuracy"], "right": f"{r['correct']} of {r['total']}"} for r in rows],
         column_config={"accuracy": st.column_config.ProgressColumn("accuracy (%)", min_value=0, max_value=100, format="%.1f")},
         hide_index=True,
-        key="class_leaderboard",
+        height=min(36 * (len(rows) + 1) + 2, 560),
     )
     if context.chosen in predicted:
-        st.plotly_chart(
-            plots.confusion_heatmap(
-                confusion(labels[keep], predicted[context.chosen][keep]), f"{context.chosen} on the class set (mistakes only)"
-            ),
+        matrix.plotly_chart(
+            plots.confusion_heatmap(confusion(labels[keep], predicted[context.chosen][keep]), f"{context.chosen}'s mistakes", height=480),
             width="stretch",
             key="class_confusion",
         )

@@ -1,0 +1,92 @@
+"""Class mode in a real Chromium: two students on two app processes that share one database
+each keep a drawing; the teacher's page, open on the Class tab all along, shows both without a
+reload. On PostgreSQL where there is one (CI), else on one SQLite file. Saves the Class tab's
+screenshots (desktop and phone) to docs/."""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from mnist_small.classset import ClassSet
+
+from .appserver import ROOT, running_app
+from .conftest import MNIST_DIR
+from .test_browser import assert_no_error, big_digit, draw, pytestmark  # noqa: F401 (the browser marks)
+
+DOCS = ROOT / "docs"
+SEVEN = [[(60, 50), (220, 50), (120, 240)]]
+ONE = [[(130, 40), (150, 240)]]
+
+
+def keep(page, url: str, strokes, digit: str) -> None:
+    """A student opens the app, draws, picks the digit they meant and adds the drawing."""
+    page.goto(url)
+    draw(page, strokes)
+    assert big_digit(page)  # the models answered
+    page.get_by_role("radiogroup", name="Which digit did you mean?").get_by_role("radio", name=digit, exact=True).click()
+    page.get_by_role("button", name="Add to the class set").click()
+    expect(page.get_by_text(re.compile(f"^Added: your {digit}"))).to_be_visible(timeout=20_000)
+
+
+@pytest.fixture
+def shared_db(request, tmp_path, mnist):
+    """One database for both app processes, already holding 120 drawings by 12 students (MNIST
+    test digits), as a class half-way through a lesson."""
+    url = request.getfixturevalue("pg_url") if os.environ.get("MNIST_SMALL_TEST_PG") else f"sqlite:///{tmp_path / 'class.db'}"
+    store = ClassSet(url)
+    store.clear()
+    rows = [
+        {
+            "created": i,
+            "student": f"earlier-{i % 12}",
+            "label": int(mnist.test_labels[i]),
+            "image": mnist.test_images[i, 0].numpy() / 255,
+            "png": b"",
+        }
+        for i in range(120)
+    ]
+    store.import_rows(rows)
+    store.dispose()
+    return url
+
+
+def test_two_students_on_two_servers_and_the_teacher_sees_both(browser, shared_db, tmp_path):
+    db_url = shared_db
+    env = {
+        "MNIST_SMALL_DB": db_url,
+        "MNIST_SMALL_TEACHER_CODE": "owl",
+        "MNIST_SMALL_DATA": str(MNIST_DIR if MNIST_DIR.is_dir() else tmp_path),
+    }
+    with running_app(env=env) as first, running_app(env=env) as second:
+        contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]  # three browsers: three students
+        teacher, one, two = (c.new_page() for c in contexts)
+        teacher.goto(second)
+        teacher.get_by_role("tab", name="Class").click()
+        expect(teacher.get_by_text(re.compile(r"120 drawings by 12 students"))).to_be_visible(timeout=30_000)
+
+        keep(one, first, SEVEN, "7")
+        keep(two, second, ONE, "1")
+        # no reload: the Class tab refreshes itself
+        expect(teacher.get_by_text(re.compile(r"122 drawings by 14 students"))).to_be_visible(timeout=20_000)
+        expect(teacher.get_by_text("Which model reads our handwriting best?")).to_be_visible()
+        assert_no_error(teacher)
+        expect(teacher.locator(".js-plotly-plot").nth(1)).to_be_visible(timeout=20_000)
+        teacher.screenshot(path=str(DOCS / "app-class.png"))
+        teacher.get_by_label("Teacher code").fill("owl")
+        teacher.get_by_label("Teacher code").press("Enter")
+        expect(teacher.get_by_role("button", name="Start teaching")).to_be_visible(timeout=20_000)
+        assert_no_error(teacher)
+
+        phone = browser.new_context(viewport={"width": 393, "height": 851}, device_scale_factor=2, is_mobile=True, has_touch=True)
+        page = phone.new_page()
+        page.goto(first)
+        page.get_by_role("tab", name="Class").click()
+        expect(page.get_by_text(re.compile(r"122 drawings by 14 students"))).to_be_visible(timeout=30_000)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)  # charts drawn, not their placeholders
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(DOCS / "app-class-phone.png"))
+        phone.close()
+        for c in contexts:
+            c.close()
