@@ -30,7 +30,7 @@ from mnist_small.checkpoints import CheckpointError, meta_path, read_run
 from mnist_small.data import DataError, load_mnist
 from mnist_small.pen import TRAIN_FILE, read_pendigits
 from mnist_small.records import RunRecord
-from mnist_small.registry import REGISTRY
+from mnist_small.registry import REGISTRY, with_class
 from mnist_small.settings import PEN_ENV, pen_dir
 from mnist_small.training import Tensors, resolve_device, train_model
 
@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=str(pen_dir()),
         help=f"folder with UCI pendigits' {TRAIN_FILE}, for the +pen variants (default: ${PEN_ENV}, else data/pendigits)",
     )
+    p.add_argument(
+        "--class-set",
+        metavar="DIR",
+        help="add a class's exported drawings (mnist-small class export DIR) to each model's training data; saves <name>+class",
+    )
     p.add_argument("--out", default="checkpoints", help="where checkpoints are written (default: checkpoints)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, augmentation and dropout (default: 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
@@ -69,10 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @functools.cache
-def tensors(data_dir: str, device: str, drawn: bool, pen: str | None) -> Tensors:
-    """The data set, loaded once per worker process, with the pen digits for a +pen variant.
-    Drawn MNIST and the pen digits are drawn by the first run that needs them, then read from
-    their disk cache (mnist_small.settings.cache_dir)."""
+def tensors(data_dir: str, device: str, drawn: bool, pen: str | None, class_set: str | None = None) -> Tensors:
+    """The data set, loaded once per worker process, with the pen digits for a +pen variant and
+    a class set's drawings if asked. Drawn MNIST and the pen digits are drawn by the first run
+    that needs them, then read from their disk cache (mnist_small.settings.cache_dir)."""
+    if class_set:
+        return tensors(data_dir, device, drawn, pen).with_class_set(class_set)
     if pen:  # on top of this worker's MNIST tensors, not a second copy of them
         return tensors(data_dir, device, drawn, None).with_pen(pen, log=print)
     return Tensors.from_mnist(load_mnist(data_dir), resolve_device(device), drawn=drawn)
@@ -95,9 +102,10 @@ def end_with_parent() -> None:
 def train_one(name: str, args: argparse.Namespace, threads: int, quiet: bool) -> RunRecord:
     torch.set_num_threads(threads)
     pen = args.pen if REGISTRY[name].recipe.pen_share else None
-    data = tensors(args.data_dir, args.device, not (args.validation or args.train_subset), pen)
+    data = tensors(args.data_dir, args.device, not (args.validation or args.train_subset), pen, args.class_set)
+    spec = with_class(REGISTRY[name], REGISTRY[name].recipe) if args.class_set else REGISTRY[name]  # never over a zoo checkpoint
     return train_model(
-        REGISTRY[name],
+        spec,
         data,
         Path(args.out),
         seed=args.seed,

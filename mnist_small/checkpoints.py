@@ -177,12 +177,13 @@ def same_recipe(stored: dict[str, Any], current: dict[str, Any]) -> bool:
 
 
 def same_run(done: RunRecord, run: RunRecord) -> bool:
-    """Whether ``done`` was trained like ``run``: same recipe, seed and training images (MNIST and pen)."""
-    same_data = (done.seed, done.data_sha256, done.train_images, done.pen_data) == (
+    """Whether ``done`` was trained like ``run``: same recipe, seed and training images (MNIST, pen, a class set)."""
+    same_data = (done.seed, done.data_sha256, done.train_images, done.pen_data, done.class_data) == (
         run.seed,
         run.data_sha256,
         run.train_images,
         run.pen_data,
+        run.class_data,
     )
     return same_data and same_recipe(done.recipe, run.recipe)
 

@@ -35,25 +35,37 @@ from .records import EpochRecord, RunRecord
 from .registry import CLASS, REGISTRY, with_class
 from .training import evaluate, library_versions, make_optimizer, make_scheduler
 
-STEPS = 300  # 300 x 64 images: ~10 s on one thread for a 10k-parameter model, and enough to adapt
 ROUNDS = 5  # progress points: each ends with the held-out and MNIST figures
-BATCH = 64
-CLASS_SHARE = 0.5  # of each batch: class drawings (repeated, augmented); the rest MNIST, so it does not forget
-LR_SCALE = 0.3  # of the model's own peak LR: it starts from trained weights (as the +pen twins do)
-HELD_OUT_SHARE = 0.25  # of the students: their drawings are only measured on
 AUGMENT = Augment(rotation=10.0, translate=2.0, scale=(0.9, 1.1))  # a few hundred drawings: jitter them
 MIN_DRAWINGS = 20
+
+
+@dataclass(frozen=True)
+class Config:
+    """How a class fine-tune runs. Chosen with ``python -m benchmarks.class_finetune --choose``:
+    pen digits of training writers as the class, forgetting measured on MNIST training images
+    kept out of the replay; never on the test set (docs/class-mode.md)."""
+
+    steps: int = 300  # of BATCH images: ~15 s on one thread for a 10k-parameter model
+    batch: int = 64
+    class_share: float = 0.5  # of each batch: class drawings (repeated, augmented); the rest MNIST, so it does not forget
+    lr_scale: float = 0.3  # of the model's own peak LR: it starts from trained weights (as the +pen twins do)
+    held_out_share: float = 0.25  # of the students: their drawings are only measured on
+    replay: int | None = None  # MNIST training images replayed: the first N (None: all 60,000)
+
+
+STEPS = Config.steps
 
 
 class FinetuneError(RuntimeError):
     """The class set or the model cannot be fine-tuned (too few drawings, no MNIST, ...)."""
 
 
-def held_out_students(students: list[str], share: float = HELD_OUT_SHARE) -> set[str]:
+def held_out_students(students: list[str], share: float = Config.held_out_share) -> set[str]:
     """About ``share`` of the distinct students, chosen by a hash of their id (the same every
     run); none if there are fewer than two students, since then nobody could be held out."""
     distinct = sorted(set(students), key=lambda s: hashlib.sha256(s.encode()).hexdigest())
-    if len(distinct) < 2:
+    if len(distinct) < 2 or share <= 0:
         return set()
     return set(distinct[: max(1, round(share * len(distinct)))])
 
@@ -75,7 +87,7 @@ def finetune(
     base: LoadedModel,
     drawings: list[Drawing],
     mnist: MNIST,
-    steps: int = STEPS,
+    config: Config = Config(),
     seed: int = 0,
     report: Callable[[Progress], None] = lambda p: None,
 ) -> tuple[torch.nn.Module, RunRecord]:
@@ -84,7 +96,7 @@ def finetune(
     usable = [d for d in drawings if d.flag is None]
     if len(usable) < MIN_DRAWINGS:
         raise FinetuneError(f"the class set has {len(usable)} usable drawings; fine-tuning needs at least {MIN_DRAWINGS}")
-    held = held_out_students([d.student for d in usable])
+    held = held_out_students([d.student for d in usable], config.held_out_share)
     train = [d for d in usable if d.student not in held]
     test = [d for d in usable if d.student in held]
     torch.manual_seed(seed)
@@ -96,7 +108,7 @@ def finetune(
 
     train_x, train_y = tensors(train)
     test_x, test_y = tensors(test)
-    mnist_x, mnist_y = normalize(mnist.train_images), mnist.train_labels.long()
+    mnist_x, mnist_y = normalize(mnist.train_images[: config.replay]), mnist.train_labels[: config.replay].long()
     mnist_test_x, mnist_test_y = normalize(mnist.test_images), mnist.test_labels.long()
 
     spec = with_class(base.spec)
@@ -105,18 +117,18 @@ def finetune(
     recipe = replace(
         base.spec.recipe,
         epochs=ROUNDS,
-        max_lr=round(base.spec.recipe.max_lr * LR_SCALE, 6),
+        max_lr=round(base.spec.recipe.max_lr * config.lr_scale, 6),
         augment=AUGMENT,
         init_from=base.name,
         teacher="",
         distill=0.0,
         pen_share=0.0,
         notes=(
-            f"fine-tuned from {base.name} on the class's drawings for {steps} steps of {BATCH}, "
-            f"{CLASS_SHARE:.0%} class drawings and the rest MNIST, at {LR_SCALE:g}x its peak LR",
+            f"fine-tuned from {base.name} on the class's drawings for {config.steps} steps of {config.batch}, "
+            f"{config.class_share:.0%} class drawings and the rest MNIST, at {config.lr_scale:g}x its peak LR",
         ),
     )
-    per_round = max(1, steps // ROUNDS)
+    per_round = max(1, config.steps // ROUNDS)
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe, per_round)
     before = {"class_acc": class_accuracy(base.model, test_x, test_y), "mnist_acc": evaluate(base.model, mnist_test_x, mnist_test_y)[1]}
@@ -139,17 +151,18 @@ def finetune(
             "students": len({d.student for d in usable}),
             "held_out_students": len(held),
             "flagged_left_out": len(drawings) - len(usable),
+            "config": dataclasses.asdict(config),
             "before": before,
         },
     )
-    n_class = max(1, round(BATCH * CLASS_SHARE)) if len(train_x) else 0
+    n_class = max(1, round(config.batch * config.class_share)) if len(train_x) else 0
     started = time.perf_counter()
     for round_ in range(1, ROUNDS + 1):
         model.train()
         round_start, losses, hits, seen = time.perf_counter(), [], 0, 0
         for step in range(per_round):
             pick_class = torch.randint(len(train_x), (n_class,), generator=generator) if n_class else torch.zeros(0, dtype=torch.long)
-            pick_mnist = torch.randint(len(mnist_x), (BATCH - n_class,), generator=generator)
+            pick_mnist = torch.randint(len(mnist_x), (config.batch - n_class,), generator=generator)
             x = AUGMENT(torch.cat([train_x[pick_class], mnist_x[pick_mnist]]), generator)
             y = torch.cat([train_y[pick_class], mnist_y[pick_mnist]])
             logits = model(x)
@@ -277,7 +290,7 @@ def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: i
             status["points"].append(dataclasses.asdict(p) | {"seconds": round(time.time() - status["started"], 1)})
             write_status(data_dir, status)
 
-        tuned, run = finetune(base, drawings, mnist, steps=steps, report=report)
+        tuned, run = finetune(base, drawings, mnist, Config(steps=steps), report=report)
         save_checkpoint(tuned, run, checkpoints)
         status.update(state="done", class_data=run.class_data, seconds=round(time.time() - status["started"], 1))
         write_status(data_dir, status)

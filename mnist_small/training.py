@@ -39,6 +39,7 @@ from .checkpoints import (
     save_checkpoint,
     save_resume_state,
 )
+from .classset import LABELS, read_export
 from .data import MNIST, normalize
 from .drawn import cached_drawn_inputs
 from .models import count_params
@@ -49,6 +50,7 @@ from .registry import ModelSpec, Recipe
 
 EVAL_BATCH = 1000
 PROGRESS_EVERY = 20  # training steps between progress-bar updates: reading the loss waits for the device
+CLASS_SET_SHARE = 0.05  # of the training images: a class set's drawings, repeated (300 drawings are 0.5% of MNIST)
 PEN_RENDERS = 4  # distorted drawings of each training writer's digit: about one of each per epoch at a 25% share
 
 
@@ -74,6 +76,7 @@ class Tensors:
     checksum: str
     test_digits: torch.Tensor | None = None  # uint8 (n, 28, 28), kept to render drawn MNIST from
     pen: PenTensors | None = None  # real pen-written digits (with_pen), for recipes with a pen share
+    class_set: dict | None = None  # what with_class_set added to the training images, as a run records it
 
     @functools.cached_property
     def drawn_x(self) -> torch.Tensor | None:
@@ -87,7 +90,15 @@ class Tensors:
     def holdout(self, n: int) -> Tensors:
         """Train on all but the last ``n`` training images and evaluate on those instead of the
         test set: the split for choosing hyperparameters without looking at the test set."""
-        return Tensors(self.train_x[:-n], self.train_y[:-n], self.train_x[-n:], self.train_y[-n:], self.checksum, pen=self.pen)
+        return Tensors(
+            self.train_x[:-n],
+            self.train_y[:-n],
+            self.train_x[-n:],
+            self.train_y[-n:],
+            self.checksum,
+            pen=self.pen,
+            class_set=self.class_set,
+        )
 
     def with_pen(self, path: Path | str, renders: int = PEN_RENDERS, log: Callable[[str], None] | None = None) -> Tensors:
         """These tensors with the pen digits in the folder or file ``path``: the training writers'
@@ -109,6 +120,29 @@ class Tensors:
             },
         )
         return dataclasses.replace(self, pen=pen)
+
+    def with_class_set(self, folder: Path | str) -> Tensors:
+        """These tensors with a class's exported drawings (``mnist-small class export``) among the
+        training images, repeated to CLASS_SET_SHARE of them; flagged drawings are left out."""
+        rows = [r for r in read_export(folder) if not r["flag"]]
+        if not rows:
+            raise ValueError(f"{folder}: no drawings without a flag to train on")
+        images = normalize(torch.from_numpy(np.stack([r["image"] for r in rows]).astype(np.float32))[:, None])
+        labels = torch.tensor([r["label"] for r in rows], dtype=self.train_y.dtype)
+        repeat = max(1, round(CLASS_SET_SHARE * len(self.train_x) / len(rows)))
+        device = self.train_x.device
+        return dataclasses.replace(
+            self,
+            # first: a validation split (holdout) takes the last MNIST images, never class drawings
+            train_x=torch.cat([images.repeat(repeat, 1, 1, 1).to(device), self.train_x]),
+            train_y=torch.cat([labels.repeat(repeat).to(device), self.train_y]),
+            class_set={
+                "folder": Path(folder).name,
+                "sha256": hashlib.sha256((Path(folder) / LABELS).read_bytes()).hexdigest(),
+                "drawings": len(rows),
+                "repeated": repeat,
+            },
+        )
 
     @classmethod
     def from_mnist(cls, data: MNIST, device: torch.device, drawn: bool = False) -> Tensors:
@@ -315,6 +349,7 @@ def new_run(spec: ModelSpec, recipe: Recipe, data: Tensors, seed: int, evaluated
         evaluated_on=evaluated_on,
         data_sha256=data.checksum,
         pen_data=data.pen.source if recipe.pen_share and data.pen is not None else None,
+        class_data=data.class_set,
         versions=library_versions(),
     )
 

@@ -318,3 +318,44 @@ def test_a_pen_variant_fine_tunes_its_trained_model_with_pen_digits(run, small, 
         train_model(variant, small, out, epochs=1, show_progress=False, log=lambda _: None)
     with pytest.raises(CheckpointError, match="is missing; train the model it fine-tunes first"):
         train_model(variant, dataclasses.replace(small, pen=pen), tmp_path, epochs=1, show_progress=False, log=lambda _: None)
+
+
+def exported_class_set(mnist, folder: Path, n: int = 20) -> Path:
+    """A class set of ``n`` MNIST test digits by 4 students, exported as the Class tab does."""
+    from mnist_small.classset import ClassSet, export_set
+
+    store = ClassSet(f"sqlite:///{folder / 'class.db'}")
+    rows = [
+        {
+            "created": i,
+            "student": f"s{i % 4}",
+            "label": int(mnist.test_labels[i]),
+            "image": mnist.test_images[i, 0].numpy() / 255,
+            "png": b"p",
+        }
+        for i in range(n)
+    ]
+    store.import_rows([*rows, {**rows[0], "flag": "scribble"}])
+    export_set(store, folder / "export")
+    store.dispose()
+    return folder / "export"
+
+
+def test_a_class_set_joins_the_training_images_first(small, mnist, tmp_path):
+    data = small.with_class_set(exported_class_set(mnist, tmp_path))
+    repeat = data.class_set["repeated"]
+    assert data.class_set["drawings"] == 20  # the flagged one left out
+    assert repeat == round(0.05 * 4000 / 20) and len(data.train_x) == 4000 + 20 * repeat
+    assert torch.equal(data.train_y[:20], mnist.test_labels[:20]) and torch.equal(data.train_x[20 * repeat :], small.train_x)
+    held = data.holdout(1000)  # a validation split takes MNIST images, never the class's
+    assert torch.equal(held.test_x, small.train_x[-1000:]) and held.class_set == data.class_set
+
+
+def test_train_py_with_a_class_set_saves_a_class_model(mnist, tmp_path):
+    out = tmp_path / "ckpt"
+    args = ["--models", "squeeze1x1_4.2k", "--epochs", "1", "--train-subset", "3000", "--data-dir", str(MNIST_DIR), "--out", str(out)]
+    args += ["--class-set", str(exported_class_set(mnist, tmp_path))]
+    record = train_py.train_one("squeeze1x1_4.2k", train_py.parse_args(args), threads=torch.get_num_threads(), quiet=True)
+    assert record.name == "squeeze1x1_4.2k+class" and record.class_data["drawings"] == 20
+    assert not (out / "squeeze1x1_4.2k.json").exists()  # never a zoo model's name
+    assert load_checkpoint("squeeze1x1_4.2k+class", out).run.class_data == record.class_data
