@@ -99,10 +99,12 @@ def show(
                 help="A PNG of the canvas: upload it below to bring this drawing back, say in the next lesson.",
             )
     probabilities = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
-    with canvas_column, guard("class set"):
-        submit.show(class_url, canvas.image_data if upload is None else None, drawing, probabilities)
-    with answer_column, guard("prediction"):
-        show_answer(drawing, probabilities, chosen, upload)
+    with answer_column:
+        submit.show_outcome()  # "Added ...": the first thing a student sees after adding
+        with guard("prediction"):
+            show_answer(drawing, probabilities, chosen, upload)
+        with guard("class set"):  # below the answer, also when a phone stacks the columns
+            submit.show(class_url, canvas.image_data if upload is None else None, drawing, probabilities)
     return drawing, probabilities
 
 

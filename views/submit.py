@@ -69,15 +69,19 @@ def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, probabilit
     st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1  # a new, empty canvas
 
 
-def show(url: str, canvas: np.ndarray | None, drawing: Prepared, probabilities: dict[str, np.ndarray]) -> None:
-    """The label picker and the button (only with a digit on the canvas), and the last outcome."""
+def show_outcome() -> None:
+    """What became of the last "Add to the class set", once."""
     outcome = st.session_state.pop("class_outcome", None)
     if outcome is not None:
         kind, message = outcome
         getattr(st, kind)(message)
+
+
+def show(url: str, canvas: np.ndarray | None, drawing: Prepared, probabilities: dict[str, np.ndarray]) -> None:
+    """The label picker and the button, only with a digit on the canvas."""
     if canvas is None or not drawing.has_digit:
         return
-    with st.container(border=True, key="class_submit"):
+    with st.container(border=True, key="class_submit", width=500):
         label = st.segmented_control("Which digit did you mean?", DIGITS, key="class_label", width="stretch")
         st.button(
             "Add to the class set",
@@ -86,5 +90,6 @@ def show(url: str, canvas: np.ndarray | None, drawing: Prepared, probabilities: 
             on_click=add_to_class_set,
             args=(url, canvas, drawing, probabilities),
             help="Keeps this drawing, with your label and every model's answer, for the Class tab. Nothing else about you is stored.",
+            type="primary",
             width="stretch",
         )
