@@ -52,6 +52,7 @@ class Config:
     lr_scale: float = 0.3  # of the model's own peak LR: it starts from trained weights (as the +pen twins do)
     held_out_share: float = 0.25  # of the students: their drawings are only measured on
     replay: int | None = None  # MNIST training images replayed: the first N (None: all 60,000)
+    freeze_bn: bool = False  # batch norm layers keep their running statistics
 
 
 STEPS = Config.steps
@@ -155,10 +156,14 @@ def finetune(
             "before": before,
         },
     )
-    n_class = max(1, round(config.batch * config.class_share)) if len(train_x) else 0
+    n_class = round(config.batch * config.class_share) if len(train_x) else 0
     started = time.perf_counter()
     for round_ in range(1, ROUNDS + 1):
         model.train()
+        if config.freeze_bn:
+            for module in model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()  # keeps MNIST's batch statistics: a few hundred thick-stroked drawings would shift them
         round_start, losses, hits, seen = time.perf_counter(), [], 0, 0
         for step in range(per_round):
             pick_class = torch.randint(len(train_x), (n_class,), generator=generator) if n_class else torch.zeros(0, dtype=torch.long)
@@ -235,8 +240,10 @@ def job_running(data_dir: Path) -> bool:
     return False
 
 
-def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> None:
-    """Start a fine-tune in a new process on one CPU thread; raises FinetuneError if one is running."""
+def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int | None = None) -> None:
+    """Start a fine-tune in a new process on one CPU thread (``steps`` default: STEPS); raises
+    FinetuneError if one is running."""
+    steps = steps or STEPS
     if job_running(data_dir):
         raise FinetuneError("a fine-tune is already running: one at a time, so the class keeps drawing")
     write_status(

@@ -3,7 +3,9 @@ and teaching a model the class's handwriting."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +166,46 @@ def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(mnist, cla
     board = leaderboard(at)
     assert SMALL + "+class" in list(board["model"])
     assert np.isfinite(board["accuracy"]).all()
+
+
+def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(mnist, class_db, tmp_path, monkeypatch):
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(CHECKPOINTS / f"{SMALL}{suffix}", checkpoints)
+    data = tmp_path / "data"
+    shutil.copytree(MNIST_DIR, data)
+    class_set_of_mnist(class_db, mnist)
+    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(checkpoints))
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(data))
+    monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
+    monkeypatch.setattr("mnist_small.classtune.STEPS", 20)  # a few steps: the job's path, not its result, is tested here
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["view"], at.session_state["model"], at.session_state["pen"] = "Class", SMALL, False
+    at.run()
+    at.text_input(key="teacher_code_entered").input("owl").run()
+    at.button(key="teacher_start").click().run()
+    seen_running = False
+    deadline = time.monotonic() + 180
+    while (status := read_status(data)) is None or status["state"] not in ("done", "failed"):
+        seen_running |= status is not None and status["state"] == "running"
+        assert time.monotonic() < deadline, f"the job did not finish: {status}"
+        time.sleep(0.5)
+    assert status["state"] == "done", status
+    assert status["pid"] != os.getpid() and status["steps"] == 20  # its own process
+    at.run()
+    assert any(f"{SMALL}+class** joined the zoo" in s.value for s in at.success)
+    assert (checkpoints / f"{SMALL}+class.json").exists()
+
+
+def test_the_command_line_exports_and_imports_a_class_set(mnist, class_db, tmp_path):
+    from mnist_small.__main__ import main
+
+    class_set_of_mnist(class_db, mnist, students=2, each=3)
+    assert main(["class", "--db", class_db, "export", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "labels.csv").read_text().count("\n") == 7  # a header and 6 drawings
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["class", "--db", other, "import", str(tmp_path / "out")]) == 0
+    assert [d.label for d in ClassSet(other).all()] == [d.label for d in ClassSet(class_db).all()]
+    with pytest.raises(SystemExit, match=r"no labels\.csv"):
+        main(["class", "--db", other, "import", str(tmp_path / "nowhere")])
