@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,10 @@ def writer_drawings(pen: Path, writers: tuple[int, ...], each: int, skip: int = 
     digits = [d for d in read_pendigits(pen_file(pen)) if d.writer in writers]
     picked = [d for w in writers for d in [d for d in digits if d.writer == w][skip : skip + each]]
     drawn = render_set(picked, seed=1)
-    return [Drawing(i, i, f"writer-{d.writer}", d.label, None, {}, drawn.images[i].numpy().astype(np.float32) / 255) for i, d in enumerate(picked)]
+    return [
+        Drawing(i, i, f"writer-{d.writer}", d.label, None, {}, drawn.images[i].numpy().astype(np.float32) / 255)
+        for i, d in enumerate(picked)
+    ]
 
 
 def accuracy(model: torch.nn.Module, drawings: list[Drawing]) -> float:
@@ -82,10 +86,11 @@ def choose(args: argparse.Namespace) -> None:
     halves = TRAIN_WRITERS[:10], TRAIN_WRITERS[10:]
     classes = [writer_drawings(args.pen, half, 30) for half in halves]
     others = [writer_drawings(args.pen, half, 60, skip=30) for half in halves[::-1]]
-    grid = [
-        Config(steps=s, class_share=c, lr_scale=lr, held_out_share=0.0, replay=50_000)
-        for s, c, lr in itertools.product((300, 600), (0.25, 0.5), (0.1, 0.3))
-    ]
+    grid = [Config(steps=s, class_share=c, lr_scale=lr) for s, c, lr in itertools.product((300, 600), (0.25, 0.5), (0.1, 0.3))]
+    if args.stage == 2:  # around the first stage's best: is the forgetting the class data's, or the procedure's?
+        settings = [(0.0, 0.1, False), (0.0, 0.1, True), (0.25, 0.1, True), (0.25, 0.03, False), (0.25, 0.03, True)]
+        grid = [Config(steps=600, class_share=c, lr_scale=lr, freeze_bn=f) for c, lr, f in settings]
+    grid = [replace(c, held_out_share=0.0, replay=50_000) for c in grid]
     for name in args.models:
         base = load_checkpoint(name, args.checkpoints)
         start = [(accuracy(base.model, other), evaluate(base.model, *kept_out)[1]) for other in others]
@@ -98,7 +103,8 @@ def choose(args: argparse.Namespace) -> None:
             gain = np.mean([e[0] - s[0] for e, s in zip(ends, start, strict=True)])
             drop = np.mean([e[1] - s[1] for e, s in zip(ends, start, strict=True)])
             print(
-                f"  steps {config.steps}, class share {config.class_share}, LR x{config.lr_scale}: other writers {gain:+.2f}, MNIST kept-out {drop:+.2f}"
+                f"  steps {config.steps}, class share {config.class_share}, LR x{config.lr_scale}, freeze BN {config.freeze_bn}: "
+                f"other writers {gain:+.2f}, MNIST kept-out {drop:+.2f}"
             )
 
 
@@ -110,6 +116,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["three_blocks_9.6k", "padded_gap_7.9k", "ours_separable_gdc_5.0k"])
     parser.add_argument("--checkpoints", type=Path, default=checkpoint_dir(ROOT / "checkpoints"))
     parser.add_argument("--choose", action="store_true", help="compare fine-tune settings on the pen training writers (see above)")
+    parser.add_argument("--stage", type=int, default=1, choices=[1, 2], help="with --choose: the first grid, or the second around its best")
     args = parser.parse_args()
     if args.choose:
         return choose(args)
