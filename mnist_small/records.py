@@ -86,6 +86,12 @@ class RunRecord:
         """Plain JSON types, in the field order of this class."""
         out = dataclasses.asdict(self)
         out["history"] = [dataclasses.asdict(h) for h in self.history]
+        # class mode's fields only where a class set was used: the zoo's JSON files stay as they were
+        if self.class_data is None:
+            del out["class_data"]
+        for epoch in out["history"]:
+            if epoch["class_acc"] is None:
+                del epoch["class_acc"]
         out["misclassified"] = [dataclasses.asdict(m) for m in self.misclassified]
         if self.confusion_matrix is not None:
             out["confusion_matrix"] = [list(row) for row in self.confusion_matrix]
