@@ -95,8 +95,8 @@ def controls(context: Context, url: str) -> None:
     if st.button("Start teaching", key="teacher_start", disabled=job_running(context.data_dir), type="primary"):
         try:
             start_job(base, url, context.checkpoints, context.data_dir)
-        except FinetuneError as err:
-            st.warning(str(err))
+        except (FinetuneError, OSError) as err:  # OSError: the data folder is read-only
+            st.warning(f"Teaching could not start: {err}")
     status = read_status(context.data_dir)
     active = status is not None and status["state"] in ("starting", "running")
     st.fragment(job, run_every=1 if active else None)(context, active)  # polls only while a job runs
