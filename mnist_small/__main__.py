@@ -223,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     pu.add_argument("--json", action="store_true", help="print one JSON object instead of a table per model")
     classcli.add_parser(sub)
     args = parser.parse_args(argv)
-    torch.set_grad_enabled(False)
     commands = {"evaluate": cmd_evaluate, "predict": cmd_predict, "table": cmd_table, "published": cmd_published, "class": classcli.run}
-    return commands[args.command](args)
+    with torch.set_grad_enabled(args.command == "class"):  # only a class fine-tune trains; restored after, for callers in-process
+        return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -149,3 +149,18 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1500, "height": 1000}}
+
+
+def class_rows(mnist, n: int, students: int, prefix: str = "s") -> list[dict]:
+    """``n`` MNIST test digits as class-set drawings (ClassSet.import_rows) by ``students``
+    students named ``<prefix><k>``: real digits, so the models have something to read."""
+    return [
+        {
+            "created": i,
+            "student": f"{prefix}{i % students}",
+            "label": int(mnist.test_labels[i]),
+            "image": mnist.test_images[i, 0].numpy() / 255,
+            "png": b"p",
+        }
+        for i in range(n)
+    ]

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from mnist_small.classset import ClassSet
 
 from .appserver import ROOT, running_app
-from .conftest import MNIST_DIR
+from .conftest import MNIST_DIR, class_rows
 from .test_browser import assert_no_error, big_digit, draw, pytestmark  # noqa: F401 (the browser marks)
 
 DOCS = ROOT / "docs"
@@ -37,17 +37,7 @@ def shared_db(request, tmp_path, mnist):
     url = request.getfixturevalue("pg_url") if os.environ.get("MNIST_SMALL_TEST_PG") else f"sqlite:///{tmp_path / 'class.db'}"
     store = ClassSet(url)
     store.clear()
-    rows = [
-        {
-            "created": i,
-            "student": f"earlier-{i % 12}",
-            "label": int(mnist.test_labels[i]),
-            "image": mnist.test_images[i, 0].numpy() / 255,
-            "png": b"",
-        }
-        for i in range(120)
-    ]
-    store.import_rows(rows)
+    store.import_rows(class_rows(mnist, 120, 12, prefix="earlier-"))
     store.dispose()
     return url
 

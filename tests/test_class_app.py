@@ -16,7 +16,7 @@ from mnist_small.checkpoints import load_checkpoint
 from mnist_small.classset import ClassSet
 from mnist_small.classtune import held_out_students, read_status, run_job
 
-from .conftest import CHECKPOINTS, MNIST_DIR, draw_on_canvas
+from .conftest import CHECKPOINTS, MNIST_DIR, class_rows, draw_on_canvas
 from .test_app import FIRST, FakeCanvas, page_text
 
 APP = str(Path(__file__).parent.parent / "streamlit_app.py")
@@ -122,29 +122,27 @@ def test_the_teacher_code_unlocks_the_controls(mnist, class_db, monkeypatch):
 
 
 def class_set_of_mnist(url: str, mnist, students: int = 4, each: int = 8) -> None:
-    """Drawings by ``students`` students: MNIST test digits, so a model has something to learn."""
-    store = ClassSet(url)
-    rows = [
-        {
-            "created": i,
-            "student": f"s{i % students}",
-            "label": int(mnist.test_labels[i]),
-            "image": mnist.test_images[i, 0].numpy() / 255,
-            "png": b"p",
-        }
-        for i in range(students * each)
-    ]
-    store.import_rows(rows)
+    ClassSet(url).import_rows(class_rows(mnist, students * each, students))
 
 
-def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(mnist, class_db, tmp_path, monkeypatch):
-    checkpoints = tmp_path / "checkpoints"
+@pytest.fixture
+def class_zoo(mnist, class_db, tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """A checkpoint folder with one small model and a data folder with MNIST (both writable, as
+    a fine-tune needs), a class set of 32 MNIST digits by 4 students, and the app pointed at them."""
+    checkpoints, data = tmp_path / "checkpoints", tmp_path / "data"
     checkpoints.mkdir()
     for suffix in (".json", ".safetensors"):
         shutil.copy(CHECKPOINTS / f"{SMALL}{suffix}", checkpoints)
-    data = tmp_path / "data"
     shutil.copytree(MNIST_DIR, data)
     class_set_of_mnist(class_db, mnist)
+    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(checkpoints))
+    monkeypatch.setenv("MNIST_SMALL_DATA", str(data))
+    monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
+    return checkpoints, data
+
+
+def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(class_zoo, class_db):
+    checkpoints, data = class_zoo
     run = run_job(SMALL, class_db, checkpoints, data, steps=10)
     tuned = load_checkpoint(SMALL + "+class", checkpoints)  # a checkpoint like any other
     assert tuned.run.class_data["held_out_students"] == len(held_out_students([f"s{i}" for i in range(4)])) == 1
@@ -154,9 +152,6 @@ def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(mnist, cla
     status = read_status(data)
     assert status["state"] == "done" and status["step"] == status["steps"] == 10 and status["points"]
 
-    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(checkpoints))
-    monkeypatch.setenv("MNIST_SMALL_DATA", str(data))
-    monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["view"] = "Class"
     at.run()
@@ -168,17 +163,8 @@ def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(mnist, cla
     assert np.isfinite(board["accuracy"]).all()
 
 
-def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(mnist, class_db, tmp_path, monkeypatch):
-    checkpoints = tmp_path / "checkpoints"
-    checkpoints.mkdir()
-    for suffix in (".json", ".safetensors"):
-        shutil.copy(CHECKPOINTS / f"{SMALL}{suffix}", checkpoints)
-    data = tmp_path / "data"
-    shutil.copytree(MNIST_DIR, data)
-    class_set_of_mnist(class_db, mnist)
-    monkeypatch.setenv("MNIST_SMALL_CHECKPOINTS", str(checkpoints))
-    monkeypatch.setenv("MNIST_SMALL_DATA", str(data))
-    monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
+def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(class_zoo, monkeypatch):
+    checkpoints, data = class_zoo
     monkeypatch.setattr("mnist_small.classtune.STEPS", 20)  # a few steps: the job's path, not its result, is tested here
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["view"], at.session_state["model"], at.session_state["pen"] = "Class", SMALL, False

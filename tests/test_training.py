@@ -16,7 +16,7 @@ from mnist_small.checkpoints import CheckpointError, load_checkpoint, resume_pat
 from mnist_small.registry import PEN, REGISTRY, Recipe
 from mnist_small.training import PenTensors, Tensors, distillation_loss, evaluate, make_optimizer, make_scheduler, train_model
 
-from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
+from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, class_rows
 
 NAME = "three_blocks_9.6k"
 
@@ -325,16 +325,7 @@ def exported_class_set(mnist, folder: Path, n: int = 20) -> Path:
     from mnist_small.classset import ClassSet, export_set
 
     store = ClassSet(f"sqlite:///{folder / 'class.db'}")
-    rows = [
-        {
-            "created": i,
-            "student": f"s{i % 4}",
-            "label": int(mnist.test_labels[i]),
-            "image": mnist.test_images[i, 0].numpy() / 255,
-            "png": b"p",
-        }
-        for i in range(n)
-    ]
+    rows = class_rows(mnist, n, 4)
     store.import_rows([*rows, {**rows[0], "flag": "scribble"}])
     export_set(store, folder / "export")
     store.dispose()
