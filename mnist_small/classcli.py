@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from .classset import ClassSet, ClassSetError, export_set, read_export
 from .classtune import STEPS, FinetuneError, run_job
 from .settings import DATA_ENV, DB_ENV, class_db_url, data_dir
@@ -35,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
             added = store.import_rows(read_export(args.in_dir))
             print(f"imported {added} drawings from {args.in_dir}/ into {store.where}")
         else:
+            torch.set_num_threads(1)  # a job beside the app: the class's answers come first
             result = run_job(args.model, url, args.checkpoints, args.data, steps=args.steps)
             data = result.class_data or {}
             print(f"saved {result.name} in {args.checkpoints}/: {data.get('before')} -> {data.get('after')}")

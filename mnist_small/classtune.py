@@ -215,12 +215,21 @@ def status_path(data_dir: Path) -> Path:
     return Path(data_dir) / "class" / "finetune.json"
 
 
+START_GRACE = 60  # seconds a new job may take to start (import torch, read MNIST) before it counts as gone
+
+
 def read_status(data_dir: Path) -> dict[str, Any] | None:
-    """The last job's status, or None if there was none (a half-written file cannot be: writes are atomic)."""
+    """The last job's status, or None if there was none (a half-written file cannot be: writes
+    are atomic). A job that says it runs but holds no lock was killed: it reads as failed."""
     try:
-        return json.loads(status_path(data_dir).read_text())
+        status = json.loads(status_path(data_dir).read_text())
     except (OSError, json.JSONDecodeError):
         return None
+    starting_for = time.time() - status.get("started", 0)
+    gone = status["state"] == "running" or (status["state"] == "starting" and starting_for > START_GRACE)
+    if gone and not job_running(data_dir):
+        status.update(state="failed", message="the job stopped before it finished (was its process killed?); start it again")
+    return status
 
 
 def write_status(data_dir: Path, status: dict[str, Any]) -> None:
@@ -261,9 +270,8 @@ def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps:
 
 
 def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> RunRecord:
-    """The job's body (in its own process): fine-tune ``model`` on the class set, save
-    ``<model>+class``, and keep the status file current, also when it fails."""
-    torch.set_num_threads(1)  # the app's answers to the class come first
+    """The job's body (``mnist-small class finetune``, on one thread): fine-tune ``model`` on the
+    class set, save ``<model>+class``, and keep the status file current, also when it fails."""
     lock_file = status_path(data_dir).with_suffix(".lock")
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     lock = open(lock_file, "a")  # noqa: SIM115 (held for the whole job, released when the process ends)
