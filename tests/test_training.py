@@ -309,7 +309,7 @@ def test_a_pen_variant_fine_tunes_its_trained_model_with_pen_digits(run, small, 
     source = {"file": "stand-in", "renders": 1}
     pen = PenTensors(small.test_x[:300], small.test_y[:300], small.test_x[300:600], small.test_y[300:600], source)
     variant = REGISTRY[NAME + PEN]
-    assert variant.recipe.init_from == NAME and variant.recipe.pen_share > 0
+    assert variant.recipe.init_from == variant.recipe.teacher == NAME and variant.recipe.pen_share > 0  # keeps its MNIST by distillation
     record = train_model(variant, dataclasses.replace(small, pen=pen), out, seed=3, epochs=1, show_progress=False, log=lambda _: None)
     assert record.pen_data == source and record.pen_acc == record.history[-1].pen_acc > 80.0
     assert record.final_acc > base.final_acc - 3.0, "it starts from the trained model, not from scratch"
