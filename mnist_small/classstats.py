@@ -28,8 +28,8 @@ def answers(models: dict[str, LoadedModel], images: np.ndarray, batch: int = 500
 
 
 def leaderboard(labels: np.ndarray, predicted: dict[str, np.ndarray], keep: np.ndarray | None = None) -> list[dict]:
-    """One row per model, best first (the fewest parameters first among equals is not known
-    here, so ties keep the zoo's order): correct, total and accuracy in percent on the kept drawings."""
+    """One row per model, best first (ties in the zoo's order): correct, total and accuracy in
+    percent on the ``keep`` drawings (all by default); accuracy None when none are kept."""
     keep = np.ones(len(labels), bool) if keep is None else keep
     total = int(keep.sum())
     rows = []

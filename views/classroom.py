@@ -41,12 +41,16 @@ def live(context: Context, url: str) -> None:
         show_set(context, drawings, predicted)
 
 
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
 def show_set(context: Context, drawings: list[Drawing], predicted: dict[str, np.ndarray]) -> None:
     labels = np.array([d.label for d in drawings])
     flagged = np.array([d.flag is not None for d in drawings])
     students = per_student(drawings)
     st.markdown(
-        f"**{len(drawings)}** drawings by **{len(students)}** students"
+        f"**{len(drawings)}** {plural(len(drawings), 'drawing')} by **{len(students)}** {plural(len(students), 'student')}"
         + (f"; {int(flagged.sum())} flagged by the preprocessing (a dot, a scribble, two digits)" if flagged.any() else "")
     )
     left, right = st.columns([3, 2])
