@@ -104,7 +104,7 @@ def show(
         with guard("prediction"):
             show_answer(drawing, probabilities, chosen, upload)
         with guard("class set"):  # below the answer, also when a phone stacks the columns
-            submit.show(class_url, canvas.image_data if upload is None else None, drawing, probabilities)
+            submit.show(class_url, canvas.image_data if upload is None else None, drawing, models)
     return drawing, probabilities
 
 

@@ -13,7 +13,9 @@ import uuid
 import numpy as np
 import streamlit as st
 
+from mnist_small.checkpoints import LoadedModel
 from mnist_small.classset import ClassSetError, TooSoon
+from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import Prepared, drawing_png
 
 from .context import log
@@ -34,22 +36,16 @@ def browser_id() -> str:
     return st.session_state.student
 
 
-def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, probabilities: dict[str, np.ndarray]) -> None:
-    """The button's callback: store the drawing, then start a new canvas for the next one. The
-    outcome is kept for the run that follows, which shows it."""
+def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
+    """The button's callback: store the drawing with every model's answer. The outcome is kept
+    for the run that follows, which shows it."""
     label = st.session_state.get("class_label")
     if label is None:
         st.session_state.class_outcome = ("warning", "Pick the digit you meant first, then add the drawing.")
         return
+    answers = {name: int(p.argmax()) for name, p in all_probabilities(models, drawing.tensor()).items()}
     try:
-        kept = class_set(url).add(
-            drawing_png(canvas),
-            drawing.image,
-            int(label),
-            browser_id(),
-            {name: int(p.argmax()) for name, p in probabilities.items()},
-            flag=drawing.flag,
-        )
+        kept = class_set(url).add(drawing_png(canvas), drawing.image, int(label), browser_id(), answers, flag=drawing.flag)
     except TooSoon as err:
         st.session_state.class_outcome = ("warning", f"Not added: {err}.")
         return
@@ -77,8 +73,13 @@ def show_outcome() -> None:
         getattr(st, kind)(message)
 
 
-def show(url: str, canvas: np.ndarray | None, drawing: Prepared, probabilities: dict[str, np.ndarray]) -> None:
+@st.fragment  # picking the digit and adding rerun these controls only, not the models and charts
+def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
     """The label picker and the button, only with a digit on the canvas."""
+    outcome = st.session_state.get("class_outcome")
+    if outcome is not None and outcome[0] == "success":
+        st.rerun()  # the whole page: a new, empty canvas, and the message above it
+    show_outcome()  # a refusal, beside the controls
     if canvas is None or not drawing.has_digit:
         return
     with st.container(border=True, key="class_submit", width=500):
@@ -88,7 +89,7 @@ def show(url: str, canvas: np.ndarray | None, drawing: Prepared, probabilities: 
             key="class_add",
             disabled=label is None,
             on_click=add_to_class_set,
-            args=(url, canvas, drawing, probabilities),
+            args=(url, canvas, drawing, models),
             help="Keeps this drawing, with your label and every model's answer, for the Class tab. Nothing else about you is stored.",
             type="primary",
             width="stretch",
