@@ -54,7 +54,7 @@ def show(context: Context) -> None:
         distilled = [name for name in picked if teacher(context.models[name])]
         if distilled:
             notes.append(
-                f"Learning from a teacher model ({', '.join(distilled)}): the training loss is mostly the distance to the "
-                "teacher's softened answers, so it sits above the test loss."
+                f"Learning from a teacher model ({', '.join(distilled)}): part of the training loss is the distance to the "
+                "teacher's softened answers, so it can sit above the test loss."
             )
         st.caption(" ".join(notes))
