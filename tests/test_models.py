@@ -287,10 +287,24 @@ def test_our_models_keep_their_parameter_budgets(name, budget):
     assert count_params(REGISTRY[name].build()) <= budget
 
 
-def test_teachers_are_registered_models_without_teachers_of_their_own():
-    teachers = {spec.recipe.teacher for spec in REGISTRY.values()} - {""}
-    assert teachers <= set(REGISTRY)
-    assert all(not REGISTRY[t].recipe.teacher for t in teachers)
+def test_teachers_are_registered_and_train_first():
+    """Every teacher and fine-tuned-from model is registered, and following them never leads
+    back to the student, so train.py can always order the zoo. (A +pen twin's teacher is its
+    own MNIST model, which may have a teacher of its own.)"""
+
+    def needs(name: str) -> set[str]:
+        recipe = REGISTRY[name].recipe
+        return {recipe.teacher, recipe.init_from} - {""}
+
+    for name in REGISTRY:
+        seen, todo = set(), [name]
+        while todo:
+            current = todo.pop()
+            for need in needs(current) - seen:
+                assert need in REGISTRY, f"{current} needs {need}, which is not registered"
+                assert need != name, f"{name} needs itself, through {current}"
+                seen.add(need)
+                todo.append(need)
 
 
 @pytest.mark.parametrize("name", list(TABLES))
