@@ -18,14 +18,17 @@ what a browser sends. Each student
 3. picks the digit it meant in the segmented control ``class_label`` (a rerun of its own, as in
    the browser: the button is disabled until then), clicks "Add to the class set" (button
    ``class_add``, a trigger, the pick still set) and waits for the message starting with "Added".
+   Widgets inside an ``st.fragment`` rerun that fragment alone (``rerun_script.fragment_id``, as
+   the browser sends it), and a fragment's ``st.rerun()`` is followed to the end of the full run.
 
 A student that falls behind starts its next drawing at once (``late ticks``): a slow server slows
 the class down, as it would real students. Afterwards the ``drawings`` table is read and its PNGs
 matched against the drawings the server confirmed: ``lost`` counts confirmed drawings missing
-from the database. ``--kill-after S`` SIGKILLs the server S seconds into the burst and starts it
-again on the same port and database (the students reconnect, as the browser does); an SQLite
-class set must then pass ``PRAGMA integrity_check``. ``--teacher`` adds the projector: one more
-page on the Class tab, whose live view reruns itself every few seconds.
+from the database. ``--kill-after S`` SIGKILLs the server S seconds into the burst, just after a
+student's click on "Add", and starts it again on the same port and database (the students
+reconnect, as the browser does); an SQLite class set must then pass ``PRAGMA integrity_check``.
+``--teacher`` adds the projector: one more page on the Class tab, whose live view reruns itself
+every few seconds.
 
 The last lines are ``p50_ms`` and ``p95_ms`` (drawing to answer), ``submitted`` (confirmed with
 "Added"), ``stored`` (rows in the table) and ``lost``.
@@ -56,6 +59,7 @@ import itertools
 import json
 import math
 import os
+import random
 import re
 import signal
 import subprocess
@@ -177,6 +181,7 @@ class Server:
 
     def __init__(self, port: int, db_url: str, log_path: Path) -> None:
         self.port, self.db_url, self.log_path = port, db_url, log_path
+        log_path.write_bytes(b"")  # one log per benchmark run; a restart appends to it
         self.proc: subprocess.Popen[bytes] | None = None
         self.cpu_done = 0.0  # CPU seconds of processes already gone (a killed server)
 
@@ -240,6 +245,7 @@ class Widget:
     kind: str  # the element's type: "bidi_component", "button", "button_group", ...
     id: str
     proto: Message
+    fragment_id: str = ""  # set when the widget lives in an st.fragment: changing it reruns that alone
 
 
 @dataclass
@@ -248,6 +254,7 @@ class Run:
 
     sent: float
     fragment: bool = False  # a fragment's own rerun
+    full: bool = False  # the whole script ran (also when a fragment's st.rerun() asked for it)
     first: float | None = None  # the run's first message: the script has started
     answer: float | None = None  # the chosen model's answer arrived
     finished: float | None = None  # script_finished
@@ -315,10 +322,11 @@ class Tab:
             await self.ws.close()
             self.ws = None
 
-    async def rerun(self, changes: list[WidgetState], timeout: float, fragment_id: str = "") -> Run:
+    async def rerun(self, changes: list[WidgetState], timeout: float, fragment_id: str = "", auto: bool = False) -> Run:
         """Send the widget state with ``changes`` (triggers are sent once, values kept), wait for
         the run's script_finished, and keep what the page now holds. With ``fragment_id``, rerun
-        that fragment alone, as its ``run_every`` timer in the browser does."""
+        that fragment alone, as the browser does for a widget inside it (``auto``: for its
+        ``run_every`` timer); a fragment calling st.rerun() makes it a full run, waited for too."""
         assert self.ws is not None
         for change in changes:
             if change.WhichOneof("value") != "trigger_value":
@@ -326,15 +334,16 @@ class Tab:
         msg = BackMsg()
         msg.rerun_script.page_script_hash = self.page_hash
         msg.rerun_script.fragment_id = fragment_id
-        msg.rerun_script.is_auto_rerun = bool(fragment_id)
+        msg.rerun_script.is_auto_rerun = auto
         msg.rerun_script.widget_states.widgets.extend(
             [*self.states.values(), *(c for c in changes if c.WhichOneof("value") == "trigger_value")]
         )
         run = Run(sent=time.perf_counter(), fragment=bool(fragment_id))
         await self.ws.send(msg.SerializeToString())
         await asyncio.wait_for(self.until_finished(run), timeout)
-        if fragment_id:
-            return run  # a fragment's run sends only its own elements: the rest of the page stays
+        if not run.full:
+            self.widgets.update(run.widgets)  # a fragment's run sends only its own elements: the rest stays
+            return run
         self.widgets = run.widgets
         active = {w.id for w in run.widgets.values()}
         # as the frontend does, forget the widgets that are gone from the page
@@ -356,14 +365,16 @@ class Tab:
             self.page_hash = msg.new_session.page_script_hash or msg.new_session.main_script_hash
         if kind in ("delta", "page_config_changed") and run.first is None:
             run.first = now
-        if kind == "script_finished" and (msg.script_finished in FINISHED or (run.fragment and msg.script_finished == FRAGMENT_FINISHED)):
+        if kind == "script_finished" and msg.script_finished in FINISHED:
+            run.finished, run.full = now, True
+        elif kind == "script_finished" and run.fragment and msg.script_finished == FRAGMENT_FINISHED:
             run.finished = now
         if kind == "auto_rerun":
             self.auto_rerun = (msg.auto_rerun.interval, msg.auto_rerun.fragment_id)
         if kind == "delta" and msg.delta.WhichOneof("type") == "add_block":
             block = msg.delta.add_block  # the tabs are a widget too: a block with an id
             if block.id and (key := user_key(block.id)) is not None:
-                run.widgets[key] = Widget(block.WhichOneof("type") or "block", block.id, block)
+                run.widgets[key] = Widget(block.WhichOneof("type") or "block", block.id, block, msg.delta.fragment_id)
         if kind != "delta" or msg.delta.WhichOneof("type") != "new_element":
             return
         element = msg.delta.new_element
@@ -381,7 +392,7 @@ class Tab:
             self.page_errors[f"{inner.type}: {inner.message}"[:100]] += 1
         element_id = getattr(inner, "id", "") if "id" in inner.DESCRIPTOR.fields_by_name else ""
         if element_id and (key := user_key(element_id)) is not None:
-            run.widgets[key] = Widget(element_type, element_id, inner)
+            run.widgets[key] = Widget(element_type, element_id, inner, msg.delta.fragment_id)
 
 
 # ---- a student ----------------------------------------------------------------------------
@@ -424,8 +435,9 @@ def label_state(widget: Widget, label: int) -> WidgetState:
     return WidgetState(id=widget.id, string_array_value=StringArray(data=[str(label)]))
 
 
-async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float) -> None:
-    """One cycle: draw, check the answer, label the drawing and add it to the class set."""
+async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float, clicked: asyncio.Event | None = None) -> None:
+    """One cycle: draw, check the answer, label the drawing and add it to the class set
+    (``clicked`` is set as the click goes out)."""
     stats.draws += 1
     run = await tab.rerun([canvas_state(tab, digit)], timeout)
     if run.answer is None:
@@ -442,12 +454,14 @@ async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float) -> 
         return
     # as in the browser: picking the digit reruns the script (the button is disabled until then),
     # then the click sends the button's trigger with the pick still set
-    run = await tab.rerun([label_state(label, digit.label)], timeout)
+    run = await tab.rerun([label_state(label, digit.label)], timeout, label.fragment_id)
     stats.pick_ms.append(run.ms(run.finished))
     add = tab.widgets.get(ADD_KEY)
     if add is None:
         raise LookupError("the add button went away after the pick")
-    run = await tab.rerun([WidgetState(id=add.id, trigger_value=True)], timeout)
+    if clicked is not None:
+        clicked.set()
+    run = await tab.rerun([WidgetState(id=add.id, trigger_value=True)], timeout, add.fragment_id)
     if any(alert.startswith(ADDED) for alert in run.alerts):
         stats.add_ms.append(run.ms(run.finished))
         stats.confirmed[digit.key] += 1
@@ -487,6 +501,7 @@ class Classroom:
     args: argparse.Namespace
     waiting: int
     opened: asyncio.Event = field(default_factory=asyncio.Event)
+    clicked: asyncio.Event = field(default_factory=asyncio.Event)  # a student just clicked "Add to the class set"
     created: float = field(default_factory=time.monotonic)
     start: float = 0.0
 
@@ -522,7 +537,7 @@ async def student(number: int, room: Classroom) -> None:
             elif wait < -0.1:
                 stats.late += 1
             try:
-                await draw_and_add(tab, next(room.pictures), stats, args.timeout)
+                await draw_and_add(tab, next(room.pictures), stats, args.timeout, room.clicked)
             except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError, LookupError) as err:
                 # a lost connection, a run that never finished or a page without the canvas (an
                 # error on the page): the student reloads the page and goes on at the next tick
@@ -560,7 +575,7 @@ async def teacher(room: Classroom) -> None:
         while time.monotonic() + interval < room.start + room.args.seconds:
             await asyncio.sleep(interval)
             try:
-                run = await tab.rerun([], room.args.timeout, fragment_id=fragment)
+                run = await tab.rerun([], room.args.timeout, fragment_id=fragment, auto=True)
                 stats.teacher_ms.append(run.ms(run.finished))
             except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError) as err:
                 stats.refused[f"teacher's refresh interrupted: {describe(err)}"] += 1
@@ -570,11 +585,21 @@ async def teacher(room: Classroom) -> None:
 
 
 async def killer(server: Server, room: Classroom, after: float) -> None:
-    """SIGKILL the server ``after`` seconds into the burst, then start it again."""
+    """SIGKILL the server ``after`` seconds into the burst, just after a student's click on "Add
+    to the class set" (0-50 ms after, so that the kill lands while a drawing is being stored),
+    then start it again."""
     await room.opened.wait()
     await asyncio.sleep(max(0.0, room.start + after - time.monotonic()))
+    room.clicked.clear()
+    await room.clicked.wait()
+    delay = random.uniform(0.0, 0.05)
+    await asyncio.sleep(delay)
     server.kill()
-    print(f"killed the server {time.monotonic() - room.start:.1f} s into the burst; starting it again on the same database", flush=True)
+    print(
+        f"killed the server {time.monotonic() - room.start:.1f} s into the burst, {1000 * delay:.0f} ms after a click on 'Add';"
+        " starting it again on the same database",
+        flush=True,
+    )
     began = time.monotonic()
     await asyncio.to_thread(server.start)
     print(f"server healthy again after {time.monotonic() - began:.1f} s", flush=True)
@@ -741,6 +766,8 @@ def main(argv: list[str] | None = None) -> None:
     if stored is None:
         print("database: no drawings table")
     else:
+        if unconfirmed := sum((stored - s.confirmed).values()):
+            print(f"stored but never confirmed (the click in flight when the server died): {unconfirmed}")
         print(
             f"database: {check}; stored rows matching a confirmed drawing: {sum((stored & s.confirmed).values())} of {sum(stored.values())}"
         )
