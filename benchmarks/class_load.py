@@ -86,7 +86,6 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from tests.appserver import ROOT, free_port
 
-CANVAS = 280
 CANVAS_KEY = re.compile(r"canvas-\d+")  # the canvas's key; "Clear the canvas" makes a new one
 LABEL_KEY, ADD_KEY = "class_label", "class_add"
 ANSWER = re.compile(r"says</div><div[^>]*>(\d)</div>")  # the chosen model's digit, in large type
@@ -698,7 +697,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=None, help="default: a free port")
     parser.add_argument("--db", default=None, help="class set URL (default: a fresh temporary SQLite file)")
     parser.add_argument(
-        "--kill-after", type=float, default=None, metavar="SECONDS", help="SIGKILL and restart the server this far into the burst"
+        "--kill-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="SIGKILL the server this far into the burst (just after a click on Add) and start it again",
     )
     parser.add_argument("--teacher", action="store_true", help="one more page on the Class tab, refreshing itself, as on the projector")
     parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file (default: a temporary one)")
@@ -710,10 +713,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    cycles = math.ceil(args.seconds / args.every)
-    digits = load_digits(args.data, args.students * cycles)
+@dataclass
+class Outcome:
+    """What is known once the server has stopped: the students' figures, the database and the log."""
+
+    stats: Stats
+    wall: float  # seconds from starting the server to stopping it
+    server_cpu: float  # seconds
+    client_cpu: float  # seconds, this process
+    log: str
+    stored: Counter[str] | None  # picture keys of the stored drawings; None: no drawings table
+    integrity: str
+
+
+def run(args: argparse.Namespace, digits: list[Digit]) -> Outcome:
+    """Start the server on a fresh class set (unless --db), run the burst, stop the server, and
+    read the database and the log."""
     with tempfile.TemporaryDirectory(prefix="class_load-") as tmp:
         db_url = args.db or f"sqlite:///{Path(tmp) / 'class.db'}"
         server = Server(args.port or free_port(), db_url, args.log or Path(tmp) / "server.log")
@@ -725,16 +740,17 @@ def main(argv: list[str] | None = None) -> None:
             stats = asyncio.run(burst(server, digits, args))
         finally:
             server.stop()
-        wall = time.monotonic() - began
-        client_cpu = time.process_time() - client_cpu
+        wall, client_cpu = time.monotonic() - began, time.process_time() - client_cpu
         log = server.log_path.read_text(errors="replace")
-        stored = stored_pictures(db_url)
-        check = integrity(db_url)
+        return Outcome(stats, wall, server.cpu_seconds(), client_cpu, log, stored_pictures(db_url), integrity(db_url))
 
-    s = stats
-    submitted = sum(s.confirmed.values())
-    lost = sum((s.confirmed - (stored or Counter())).values())
-    print(f"students: {args.students}, every {args.every:g} s, burst {args.seconds:g} s (took {s.burst_s:.1f} s); wall {wall:.1f} s")
+
+def report(args: argparse.Namespace, outcome: Outcome) -> None:
+    """Information lines, then the five result lines."""
+    s, stored = outcome.stats, outcome.stored or Counter()
+    print(
+        f"students: {args.students}, every {args.every:g} s, burst {args.seconds:g} s (took {s.burst_s:.1f} s); wall {outcome.wall:.1f} s"
+    )
     settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("STREAMLIT_"))
     print(f"server settings from the environment: {settings or '(none)'}")
     print(f"page open (first run): {spread(s.open_ms)}")
@@ -756,26 +772,32 @@ def main(argv: list[str] | None = None) -> None:
         print(f"no class mode on the page after {s.no_class_mode} answered draws (no '{LABEL_KEY}'/'{ADD_KEY}' widgets): nothing submitted")
     for what, count in s.refused.most_common(8):
         print(f"not added ({count}x): {what}")
+    cores = outcome.server_cpu / outcome.wall
     print(
-        f"server CPU: {server.cpu_seconds():.1f} s over {wall:.1f} s wall ({server.cpu_seconds() / wall:.2f} cores); this client: {client_cpu:.1f} s"
+        f"server CPU: {outcome.server_cpu:.1f} s over {outcome.wall:.1f} s wall ({cores:.2f} cores); this client: {outcome.client_cpu:.1f} s"
     )
-    logged = log_lines(log)
-    print(f"server log: {sum(logged.values())} lines after start-up, {log.count('Traceback')} tracebacks")
+    logged = log_lines(outcome.log)
+    print(f"server log: {sum(logged.values())} lines after start-up, {outcome.log.count('Traceback')} tracebacks")
     for line, count in logged.most_common(6):
         print(f"  logged ({count}x): {line[:150]}")
-    if stored is None:
+    if outcome.stored is None:
         print("database: no drawings table")
     else:
         if unconfirmed := sum((stored - s.confirmed).values()):
             print(f"stored but never confirmed (the click in flight when the server died): {unconfirmed}")
-        print(
-            f"database: {check}; stored rows matching a confirmed drawing: {sum((stored & s.confirmed).values())} of {sum(stored.values())}"
-        )
+        matched = sum((stored & s.confirmed).values())
+        print(f"database: {outcome.integrity}; stored rows matching a confirmed drawing: {matched} of {sum(stored.values())}")
     print(f"p50_ms: {percentile(s.draw_ms, 50):.0f}")
     print(f"p95_ms: {percentile(s.draw_ms, 95):.0f}")
-    print(f"submitted: {submitted}")
-    print(f"stored: {sum((stored or Counter()).values())}")
-    print(f"lost: {lost}")
+    print(f"submitted: {sum(s.confirmed.values())}")
+    print(f"stored: {sum(stored.values())}")
+    print(f"lost: {sum((s.confirmed - stored).values())}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    digits = load_digits(args.data, args.students * math.ceil(args.seconds / args.every))
+    report(args, run(args, digits))
 
 
 if __name__ == "__main__":
