@@ -42,7 +42,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 SCHEMA_VERSION = 1
 MIN_INTERVAL = 1.0  # seconds between two submissions of one browser: a flood is refused, not stored
@@ -132,7 +132,7 @@ class ClassSet:
             raise ClassSetError(f"the class set at {self.where} cannot be used: {reason}") from err
 
     def _create_schema(self) -> None:
-        for attempt in range(2):  # two processes creating it at once: the loser finds it made
+        for attempt in range(2):  # two sessions or processes creating it at once: the loser finds it made
             try:
                 with self.engine.begin() as connection:
                     metadata.create_all(connection)
@@ -144,7 +144,7 @@ class ClassSet:
                             f"the class set at {self.where} was made by a newer mnist_small (schema {version}); upgrade to use it"
                         )
                 break
-            except IntegrityError:
+            except (IntegrityError, OperationalError, ProgrammingError):  # "already exists", a version row clash
                 if attempt:
                     raise
         self._ready = True
