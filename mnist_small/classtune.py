@@ -215,6 +215,16 @@ def status_path(data_dir: Path) -> Path:
     return Path(data_dir) / "class" / "finetune.json"
 
 
+def lock_path(data_dir: Path) -> Path:
+    """Held by the running job's process for as long as it runs."""
+    return status_path(data_dir).with_suffix(".lock")
+
+
+def new_status(state: str, model: str, steps: int) -> dict[str, Any]:
+    """A job's status before its first step."""
+    return {"state": state, "model": model, "result": model + CLASS, "step": 0, "steps": steps, "points": [], "started": time.time()}
+
+
 START_GRACE = 60  # seconds a new job may take to start (import torch, read MNIST) before it counts as gone
 
 
@@ -239,7 +249,7 @@ def write_status(data_dir: Path, status: dict[str, Any]) -> None:
 
 def job_running(data_dir: Path) -> bool:
     """True while a fine-tune holds the lock (a killed job releases it with its process)."""
-    lock = status_path(data_dir).with_suffix(".lock")
+    lock = lock_path(data_dir)
     if not lock.exists():
         return False
     with open(lock, "a") as f:
@@ -257,10 +267,7 @@ def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps:
     steps = steps or STEPS
     if job_running(data_dir):
         raise FinetuneError("a fine-tune is already running: one at a time, so the class keeps drawing")
-    write_status(
-        data_dir,
-        {"state": "starting", "model": model, "result": model + CLASS, "step": 0, "steps": steps, "points": [], "started": time.time()},
-    )
+    write_status(data_dir, new_status("starting", model, steps))
     command = [sys.executable, "-m", "mnist_small", "--checkpoints", str(checkpoints), "class", "--db", db_url, "--data", str(data_dir)]
     command += ["finetune", model, "--steps", str(steps)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -272,23 +279,14 @@ def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps:
 def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> RunRecord:
     """The job's body (``mnist-small class finetune``, on one thread): fine-tune ``model`` on the
     class set, save ``<model>+class``, and keep the status file current, also when it fails."""
-    lock_file = status_path(data_dir).with_suffix(".lock")
+    lock_file = lock_path(data_dir)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     lock = open(lock_file, "a")  # noqa: SIM115 (held for the whole job, released when the process ends)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise FinetuneError("a fine-tune is already running: one at a time") from None
-    status: dict[str, Any] = {
-        "state": "running",
-        "model": model,
-        "result": model + CLASS,
-        "step": 0,
-        "steps": steps,
-        "points": [],
-        "started": time.time(),
-        "pid": os.getpid(),
-    }
+    status = new_status("running", model, steps) | {"pid": os.getpid()}
     write_status(data_dir, status)
     try:
         if model not in REGISTRY:

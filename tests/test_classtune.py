@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mnist_small.classtune import FinetuneError, held_out_students, job_running, read_status, start_job, status_path, write_status
+from mnist_small.classtune import FinetuneError, held_out_students, job_running, lock_path, read_status, start_job, write_status
 
 
 def test_a_quarter_of_the_students_are_held_out_the_same_every_time():
@@ -19,7 +19,7 @@ def test_a_quarter_of_the_students_are_held_out_the_same_every_time():
 
 
 def test_one_job_at_a_time(tmp_path):
-    lock = status_path(tmp_path).with_suffix(".lock")
+    lock = lock_path(tmp_path)
     lock.parent.mkdir(parents=True)
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # as a running job holds it
