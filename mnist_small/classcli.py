@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from .classset import ClassSet, ClassSetError, export_set, read_export
+from .classexport import export_set, import_folder
+from .classset import ClassSet, ClassSetError
 from .classtune import STEPS, FinetuneError, run_job
 from .settings import DATA_ENV, DB_ENV, class_db_url, data_dir
 
@@ -34,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
             count = export_set(store, args.out_dir)
             print(f"exported {count} drawings from {store.where} to {args.out_dir}/ (labels.csv, drawings/, inputs.npz)")
         elif args.action == "import":
-            added = store.import_rows(read_export(args.in_dir))
-            print(f"imported {added} drawings from {args.in_dir}/ into {store.where}")
+            added, known = import_folder(store, args.in_dir)
+            skipped = f" ({known} already in the set)" if known else ""
+            print(f"imported {added} drawings from {args.in_dir}/ into {store.where}{skipped}")
         else:
             torch.set_num_threads(1)  # a job beside the app: the class's answers come first
             result = run_job(args.model, url, args.checkpoints, args.data, steps=args.steps)

@@ -8,25 +8,27 @@ at most the one it had not confirmed. The schema is created on first use and ver
 
 Stored per drawing: the canvas as a PNG, its 28x28 model input, the label, every model's
 answer at that moment, the preprocessing's flag (a dot, a scribble, two digits), an anonymous
-per-browser id and the time; nothing else about the student.
+per-browser id and the time; nothing else about the student. A digest of those makes the same
+drawing imported twice one row. The folder format (export and import) is ``classexport``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 import json
+import logging
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sqlalchemy import (
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -34,19 +36,31 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: drawings; 2: a digest per drawing (imports are idempotent) and the rate-limit table
 MIN_INTERVAL = 1.0  # seconds between two submissions of one browser: a flood is refused, not stored
 FLAGS = ("dot", "scribble", "two digits")  # what preprocess.Prepared.flag can say about a drawing
+MAX_STUDENT = 32  # characters of an anonymous id (the app's are 12)
+MAX_ANSWERS = 200  # models answering one drawing: the zoo is 20, with class models a few more
+MAX_MODEL_NAME = 100
+FUTURE_SLACK = 86_400  # seconds a drawing's time may lie ahead of this machine's clock (another machine's clock)
+DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}  # the two databases whose upsert the rate limit uses
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 schema_info = Table("schema_info", metadata, Column("key", String(32), primary_key=True), Column("value", String(64), nullable=False))
@@ -61,7 +75,12 @@ drawings = Table(
     Column("answers", Text, nullable=False),  # JSON {model name: digit} at the moment it was added
     Column("pixels", LargeBinary, nullable=False),  # the 28x28 model input, uint8
     Column("png", LargeBinary, nullable=False),  # the canvas as drawn
+    Column("digest", String(64)),  # of the fields above but id: the same drawing imported twice is one row
+    Index("drawings_digest", "digest", unique=True),
 )
+# When each browser last added a drawing: one row per student, updated only if a second has
+# passed, in the insert's own transaction, so the limit holds across processes and replicas.
+limits = Table("limits", metadata, Column("student", String(MAX_STUDENT), primary_key=True), Column("last_added", Float, nullable=False))
 
 
 class ClassSetError(RuntimeError):
@@ -96,6 +115,48 @@ def image_of(pixels: bytes) -> np.ndarray:
     return np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28).astype(np.float32) / 255
 
 
+def checked_row(label: object, student: object, flag: object, answers: object, created: object) -> dict:
+    """The fields of a drawing as the store keeps them; a ValueError says which one cannot be.
+    ``add`` and every import go through it, so an imported row holds only what a student could add."""
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer, str)) or str(label).strip() not in DIGITS:
+        raise ValueError(f"label {label!r} is not a digit 0-9")
+    if not isinstance(student, str) or not 0 < len(student) <= MAX_STUDENT or not student.isprintable():
+        raise ValueError(f"student {student!r} is not an id of 1-{MAX_STUDENT} printable characters")
+    if flag is not None and flag not in FLAGS:
+        raise ValueError(f"unknown flag {flag!r}; known: {', '.join(FLAGS)}")
+    if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:
+        raise ValueError(f"answers must be a mapping of at most {MAX_ANSWERS} model names to digits")
+    for name, digit in answers.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_MODEL_NAME or not name.isprintable():
+            raise ValueError(f"answers: {name!r} is not a model name")
+        if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
+            raise ValueError(f"answers: {name}'s answer {digit!r} is not a digit 0-9")
+    try:
+        when = float(created)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"created {created!r} is not a time (Unix seconds)") from None
+    if not math.isfinite(when) or not 0 <= when <= time.time() + FUTURE_SLACK:
+        raise ValueError(f"created {created!r} is not a time between 1970 and now")
+    return {
+        "label": int(str(label).strip()),
+        "student": student,
+        "flag": flag,
+        "answers": {k: int(v) for k, v in answers.items()},
+        "created": when,
+    }
+
+
+DIGITS = tuple(str(d) for d in range(10))
+
+
+def digest_of(row: dict) -> str:
+    """What makes two rows the same drawing: who, when, the label and both pictures."""
+    h = hashlib.sha256(f"{row['label']}|{row['student']}|{row['created']:.3f}|".encode())
+    h.update(row["pixels"])
+    h.update(row["png"])
+    return h.hexdigest()
+
+
 class ClassSet:
     """The drawings of one class, in the database at ``url``. Safe to share between threads."""
 
@@ -106,6 +167,8 @@ class ClassSet:
             raise ClassSetError(f"MNIST_SMALL_DB is not a database URL ({err})") from err
         self.where = parsed.render_as_string(hide_password=True)
         self.sqlite = parsed.get_backend_name() == "sqlite"
+        if parsed.get_backend_name() not in DIALECTS:
+            raise ClassSetError(f"the class set needs SQLite or PostgreSQL, not {parsed.get_backend_name()} ({self.where})")
         if self.sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -135,45 +198,98 @@ class ClassSet:
         for attempt in range(2):  # two sessions or processes creating it at once: the loser finds it made
             try:
                 with self.engine.begin() as connection:
-                    metadata.create_all(connection)
-                    version = connection.scalar(select(schema_info.c.value).where(schema_info.c.key == "version"))
-                    if version is None:
-                        connection.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
-                    elif int(version) > SCHEMA_VERSION:
-                        raise ClassSetError(
-                            f"the class set at {self.where} was made by a newer mnist_small (schema {version}); upgrade to use it"
-                        )
+                    self._bring_up_to_date(connection)
                 break
             except (IntegrityError, OperationalError, ProgrammingError):  # "already exists", a version row clash
                 if attempt:
                     raise
         self._ready = True
 
+    def _bring_up_to_date(self, connection: Connection) -> None:
+        """Create the schema, or migrate an older one step by step, in the caller's transaction."""
+        if not inspect(connection).has_table("schema_info"):
+            metadata.create_all(connection)
+            connection.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
+            return
+        stored = connection.scalar(select(schema_info.c.value).where(schema_info.c.key == "version"))
+        try:
+            version = int(stored)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            version = -1
+        if version > SCHEMA_VERSION:
+            raise ClassSetError(f"the class set at {self.where} was made by a newer mnist_small (schema {version}); upgrade to use it")
+        if version not in MIGRATIONS and version != SCHEMA_VERSION:
+            raise ClassSetError(
+                f"the class set at {self.where} has an unreadable schema version ({stored!r}): not a class set of mnist_small"
+            )
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](connection)
+            version += 1
+            log.info("class set at %s migrated to schema %d", self.where, version)
+        connection.execute(update(schema_info).where(schema_info.c.key == "version").values(value=str(version)))
+        metadata.create_all(connection)  # tables a migration did not need to touch
+
     def add(self, png: bytes, image: np.ndarray, label: int, student: str, answers: dict[str, int], flag: str | None = None) -> Drawing:
         """Keep a drawing; returns it once committed. Raises TooSoon if ``student`` added one
-        less than MIN_INTERVAL seconds ago, ValueError for a label or flag that cannot be."""
-        if not 0 <= int(label) <= 9:
-            raise ValueError(f"a label is a digit 0-9, not {label!r}")
-        if flag is not None and flag not in FLAGS:
-            raise ValueError(f"unknown flag {flag!r}; known: {', '.join(FLAGS)}")
-        answers = {name: int(digit) for name, digit in answers.items()}
-        pixels = pixels_of(image)
+        less than MIN_INTERVAL seconds ago, ValueError for a field that cannot be."""
+        now = time.time()
+        row = checked_row(label, student, flag, answers, now) | {"pixels": pixels_of(image), "png": png}
         with self._transaction() as connection:
-            now = time.time()
-            last = connection.scalar(select(func.max(drawings.c.created)).where(drawings.c.student == student))
-            if last is not None and now - last < MIN_INTERVAL:
-                raise TooSoon(f"one drawing per second: wait {MIN_INTERVAL - (now - last):.1f} s")
-            row = {
-                "created": now,
-                "student": student,
-                "label": int(label),
-                "flag": flag,
-                "answers": json.dumps(answers),
-                "pixels": pixels,
-                "png": png,
-            }
-            new_id = connection.execute(insert(drawings).values(**row).returning(drawings.c.id)).scalar_one()
-        return Drawing(new_id, now, student, int(label), flag, answers, image_of(pixels))
+            # the rate limit and the insert in one transaction: the row lock (PostgreSQL) or the
+            # write lock (SQLite) makes a second process wait, then see this one's time
+            dialect = DIALECTS[connection.dialect.name]
+            stamp = dialect.insert(limits).values(student=row["student"], last_added=now)
+            stamp = stamp.on_conflict_do_update(
+                index_elements=[limits.c.student],
+                set_={"last_added": stamp.excluded.last_added},
+                where=limits.c.last_added <= stamp.excluded.last_added - MIN_INTERVAL,
+            ).returning(limits.c.student)
+            if connection.execute(stamp).first() is None:
+                last = connection.scalar(select(limits.c.last_added).where(limits.c.student == row["student"])) or now
+                raise TooSoon(f"one drawing per second: wait {max(MIN_INTERVAL - (now - last), 0.1):.1f} s")
+            stored = row | {"answers": json.dumps(row["answers"]), "digest": digest_of(row)}
+            new_id = connection.execute(insert(drawings).values(**stored).returning(drawings.c.id)).scalar_one()
+        return Drawing(new_id, now, row["student"], row["label"], row["flag"], row["answers"], image_of(row["pixels"]))
+
+    def version(self) -> tuple[int, int]:
+        """(number of drawings, highest id): changes whenever a drawing is added or removed."""
+        with self._transaction() as connection:
+            count, top = connection.execute(select(func.count(), func.max(drawings.c.id)).select_from(drawings)).one()
+        return int(count), int(top or 0)
+
+    # ---- reads for the Class view's incremental answers (classanswers): columns, never the PNGs ----
+
+    def rows_after(self, after_id: int, limit: int = 1000) -> dict[str, np.ndarray]:
+        """The first ``limit`` drawings with an id above ``after_id``, oldest first, as columns:
+        ``id``, ``created``, ``label``, ``flag`` (str or None), ``student`` and ``pixels`` (N x 28 x 28 uint8)."""
+        columns = (drawings.c.id, drawings.c.created, drawings.c.label, drawings.c.flag, drawings.c.student, drawings.c.pixels)
+        with self._transaction() as connection:
+            rows = connection.execute(select(*columns).where(drawings.c.id > int(after_id)).order_by(drawings.c.id).limit(limit)).all()
+        return {
+            "id": np.array([r.id for r in rows], np.int64),
+            "created": np.array([r.created for r in rows], np.float64),
+            "label": np.array([r.label for r in rows], np.int64),
+            "flag": np.array([r.flag for r in rows], object),
+            "student": np.array([r.student for r in rows], object),
+            "pixels": np.frombuffer(b"".join(r.pixels for r in rows), np.uint8).reshape(-1, 28, 28),
+        }
+
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The id and the time of every drawing, oldest first: the time tells a drawing from a
+        later one that got its id (SQLite gives the id of a deleted newest drawing to the next)."""
+        with self._transaction() as connection:
+            rows = connection.execute(select(drawings.c.id, drawings.c.created).order_by(drawings.c.id)).all()
+        return np.array([r.id for r in rows], np.int64), np.array([r.created for r in rows], np.float64)
+
+    def images(self, ids: list[int] | np.ndarray) -> dict[int, np.ndarray]:
+        """The 28x28 model inputs in [0, 1] of the drawings ``ids``, by id; a deleted one is missing."""
+        wanted = [int(i) for i in ids]
+        found = {}
+        with self._transaction() as connection:
+            for start in range(0, len(wanted), 500):  # bounded IN lists
+                chunk = select(drawings.c.id, drawings.c.pixels).where(drawings.c.id.in_(wanted[start : start + 500]))
+                found.update({r.id: image_of(r.pixels) for r in connection.execute(chunk)})
+        return found
 
     def all(self) -> list[Drawing]:
         """Every drawing, oldest first (without the PNGs: the models read the 28x28 inputs)."""
@@ -181,12 +297,6 @@ class ClassSet:
         with self._transaction() as connection:
             rows = connection.execute(select(*columns).order_by(drawings.c.id)).all()
         return [Drawing(r.id, r.created, r.student, r.label, r.flag, json.loads(r.answers), image_of(r.pixels)) for r in rows]
-
-    def version(self) -> tuple[int, int]:
-        """(number of drawings, highest id): changes whenever a drawing is added or removed."""
-        with self._transaction() as connection:
-            count, top = connection.execute(select(func.count(), func.max(drawings.c.id)).select_from(drawings)).one()
-        return int(count), int(top or 0)
 
     def png(self, drawing_id: int) -> bytes | None:
         with self._transaction() as connection:
@@ -209,29 +319,61 @@ class ClassSet:
             return connection.execute(delete(drawings)).rowcount
 
     def import_rows(self, rows: list[dict]) -> int:
-        """Add exported drawings (created, student, label, flag, answers, image, png) in one
-        transaction: all of them or none. No rate limit: they were drawn before."""
-        values = [
-            {
-                "created": float(r["created"]),
-                "student": str(r["student"])[:32],
-                "label": int(r["label"]),
-                "flag": r.get("flag") or None,
-                "answers": json.dumps(r.get("answers", {})),
-                "pixels": pixels_of(r["image"]),
-                "png": r["png"],
-            }
-            for r in rows
-        ]
-        if any(not 0 <= v["label"] <= 9 for v in values):
-            raise ValueError("a label is a digit 0-9")
+        """Add drawings made elsewhere (created, student, label, flag, answers, image, png) in
+        one transaction: all of them or none, each checked as ``add`` checks it. A drawing the
+        set already holds (the same digest) is skipped, so importing a folder twice adds it once.
+        No rate limit: they were drawn before. Returns how many were added."""
+        values, seen = [], set()
+        for number, r in enumerate(rows, start=1):
+            try:
+                row = checked_row(r["label"], r.get("student") or "imported", r.get("flag") or None, r.get("answers") or {}, r["created"])
+                row |= {"pixels": pixels_of(np.asarray(r["image"])), "png": bytes(r["png"])}
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"drawing {number}: {err}") from err
+            digest = digest_of(row)
+            if digest not in seen:
+                seen.add(digest)
+                values.append(row | {"answers": json.dumps(row["answers"]), "digest": digest})
         with self._transaction() as connection:
-            if values:
-                connection.execute(insert(drawings), values)
-        return len(values)
+            known = set()
+            for start in range(0, len(values), 500):  # bounded IN lists
+                chunk = [v["digest"] for v in values[start : start + 500]]
+                known.update(connection.scalars(select(drawings.c.digest).where(drawings.c.digest.in_(chunk))))
+            new = [v for v in values if v["digest"] not in known]
+            if new:
+                connection.execute(insert(drawings), new)
+        return len(new)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _migrate_1_to_2(connection: Connection) -> None:
+    """Schema 2: a digest per drawing (computed for the drawings already kept) and the rate-limit table."""
+    connection.execute(text("ALTER TABLE drawings ADD COLUMN digest VARCHAR(64)"))
+    columns = [drawings.c.id, drawings.c.created, drawings.c.student, drawings.c.label, drawings.c.pixels, drawings.c.png]
+    ids = list(connection.scalars(select(drawings.c.id).order_by(drawings.c.id)))
+    seen, copies = set(), []
+    for start in range(0, len(ids), 500):  # a few hundred PNGs in memory at a time
+        rows = connection.execute(select(*columns).where(drawings.c.id.in_(ids[start : start + 500])).order_by(drawings.c.id)).all()
+        digests = []
+        for r in rows:
+            digest = digest_of(r._asdict())
+            if digest in seen:  # schema 1 let a folder be imported twice: the later copy goes
+                copies.append(r.id)
+            else:
+                seen.add(digest)
+                digests.append({"key": r.id, "value": digest})
+        if digests:
+            connection.execute(update(drawings).where(drawings.c.id == bindparam("key")).values(digest=bindparam("value")), digests)
+    if copies:
+        connection.execute(delete(drawings).where(drawings.c.id.in_(copies)))
+        log.warning("schema 2: removed %d drawings that were exact copies of others (imported twice)", len(copies))
+    next(index for index in drawings.indexes if index.name == "drawings_digest").create(connection)
+    limits.create(connection, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}  # from schema N to N + 1
 
 
 def _sqlite_settings(dbapi_connection, _record) -> None:
@@ -240,82 +382,3 @@ def _sqlite_settings(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")  # a second writer waits its turn instead of failing
     cursor.execute("PRAGMA synchronous=FULL")  # a confirmed drawing survives a power cut, not only a killed server
     cursor.close()
-
-
-# ---- export and import: a folder anyone can read, or train on --------------------------------
-
-LABELS = "labels.csv"
-INPUTS = "inputs.npz"
-COLUMNS = ("file", "label", "student", "created", "flag", "answers")
-
-
-def export_set(store: ClassSet, out_dir: Path | str) -> int:
-    """Write ``labels.csv`` (one row per drawing), ``drawings/<id>.png`` and ``inputs.npz``
-    (``images``: N x 28 x 28 uint8 model inputs, ``labels``, ``ids``) to ``out_dir``; returns N."""
-    out = Path(out_dir)
-    (out / "drawings").mkdir(parents=True, exist_ok=True)
-    kept = store.all()
-    by_id = {d.id: d for d in kept}
-    for drawing_id, png in store.pngs():
-        if drawing_id in by_id:
-            (out / "drawings" / f"{drawing_id}.png").write_bytes(png)
-    with open(out / LABELS, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        for d in kept:
-            writer.writerow([f"drawings/{d.id}.png", d.label, d.student, f"{d.created:.3f}", d.flag or "", json.dumps(d.answers)])
-    images = np.stack([np.round(d.image * 255).astype(np.uint8) for d in kept]) if kept else np.zeros((0, 28, 28), np.uint8)
-    np.savez_compressed(
-        out / INPUTS, images=images, labels=np.array([d.label for d in kept], np.int64), ids=np.array([d.id for d in kept], np.int64)
-    )
-    return len(kept)
-
-
-def read_export(in_dir: Path | str) -> list[dict]:
-    """The drawings of an exported folder, checked: a clear ValueError names what is wrong."""
-    folder = Path(in_dir)
-    labels = folder / LABELS
-    if not labels.is_file():
-        raise ValueError(f"{folder}: no {LABELS} in it (make one with: python -m mnist_small class export {folder})")
-    inputs = folder / INPUTS
-    stored = np.load(inputs) if inputs.is_file() else None
-    images = dict(zip(stored["ids"].tolist(), stored["images"], strict=True)) if stored is not None else {}
-    rows = []
-    with open(labels, newline="") as f:
-        reader = csv.DictReader(f)
-        if not {"file", "label"} <= set(reader.fieldnames or ()):
-            raise ValueError(f"{labels}: needs a header row with at least the columns file and label")
-        for line, record in enumerate(reader, start=2):
-            path = folder / record["file"]
-            try:
-                label = int(record["label"])
-                png = path.read_bytes()
-                drawing_id = int(Path(record["file"]).stem) if Path(record["file"]).stem.isdigit() else None
-                image = images[drawing_id].astype(np.float32) / 255 if drawing_id in images else _input_from_png(png)
-            except (ValueError, OSError) as err:
-                raise ValueError(f"{labels}, line {line}: {err}") from err
-            if not 0 <= label <= 9:
-                raise ValueError(f"{labels}, line {line}: label {label} is not a digit 0-9")
-            rows.append(
-                {
-                    "created": float(record.get("created") or time.time()),
-                    "student": record.get("student") or "imported",
-                    "label": label,
-                    "flag": record.get("flag") or None,
-                    "answers": json.loads(record.get("answers") or "{}"),
-                    "image": image,
-                    "png": png,
-                }
-            )
-    return rows
-
-
-def _input_from_png(png: bytes) -> np.ndarray:
-    """The model input of a drawing that came without one (a labels.csv made by hand)."""
-    from .preprocess import prepare
-
-    with Image.open(io.BytesIO(png)) as picture:
-        prepared = prepare(picture)
-    if prepared.image is None:
-        raise ValueError("the picture holds no digit")
-    return prepared.image

@@ -11,6 +11,7 @@ the Class view polls, and saves ``<model>+class`` beside the zoo (never over a z
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from .data import MNIST, Augment, load_mnist, normalize
 from .models import count_params
 from .records import EpochRecord, RunRecord
 from .registry import CLASS, REGISTRY, with_class
+from .settings import DB_ENV
 from .training import evaluate, library_versions, make_optimizer, make_scheduler
 
 ROUNDS = 5  # progress points: each ends with the held-out and MNIST figures
@@ -252,7 +254,7 @@ def job_running(data_dir: Path) -> bool:
     lock = lock_path(data_dir)
     if not lock.exists():
         return False
-    with open(lock, "a") as f:
+    with open_no_follow(lock, os.O_WRONLY | os.O_CREAT) as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -268,12 +270,23 @@ def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps:
     if job_running(data_dir):
         raise FinetuneError("a fine-tune is already running: one at a time, so the class keeps drawing")
     write_status(data_dir, new_status("starting", model, steps))
-    command = [sys.executable, "-m", "mnist_small", "--checkpoints", str(checkpoints), "class", "--db", db_url, "--data", str(data_dir)]
+    command = [sys.executable, "-m", "mnist_small", "--checkpoints", str(checkpoints), "class", "--data", str(data_dir)]
     command += ["finetune", model, "--steps", str(steps)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    log = status_path(data_dir).with_suffix(".log")
-    with open(log, "w") as out:
+    # the URL through the environment, not the command line: its password would show in `ps`
+    env = {**os.environ, DB_ENV: db_url, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with open_no_follow(status_path(data_dir).with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as out:
         subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def open_no_follow(path: Path, flags: int) -> IO[bytes]:
+    """A file of the job's (log, lock) opened without following a link planted in its place."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise FinetuneError(f"{path} is a symbolic link: remove it, the job writes only its own files") from None
+        raise
+    return os.fdopen(fd, "wb" if flags & os.O_WRONLY else "rb")
 
 
 def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> RunRecord:
@@ -281,7 +294,7 @@ def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: i
     class set, save ``<model>+class``, and keep the status file current, also when it fails."""
     lock_file = lock_path(data_dir)
     lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(lock_file, "a")  # noqa: SIM115 (held for the whole job, released when the process ends)
+    lock = open_no_follow(lock_file, os.O_WRONLY | os.O_CREAT)  # held for the whole job, released when the process ends
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

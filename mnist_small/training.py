@@ -39,7 +39,7 @@ from .checkpoints import (
     save_checkpoint,
     save_resume_state,
 )
-from .classset import LABELS, read_export
+from .classexport import LABELS, read_export
 from .data import MNIST, normalize
 from .drawn import cached_drawn_inputs
 from .models import count_params

@@ -153,14 +153,17 @@ def browser_context_args(browser_context_args):
 
 def class_rows(mnist, n: int, students: int, prefix: str = "s") -> list[dict]:
     """``n`` MNIST test digits as class-set drawings (ClassSet.import_rows) by ``students``
-    students named ``<prefix><k>``: real digits, so the models have something to read."""
+    students named ``<prefix><k>``: real digits, so the models have something to read, and
+    their 28x28 pictures as the PNGs (an import checks them)."""
+    from mnist_small.preprocess import drawing_png
+
     return [
         {
             "created": i,
             "student": f"{prefix}{i % students}",
             "label": int(mnist.test_labels[i]),
             "image": mnist.test_images[i, 0].numpy() / 255,
-            "png": b"p",
+            "png": drawing_png(mnist.test_images[i, 0].numpy()),
         }
         for i in range(n)
     ]

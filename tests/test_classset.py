@@ -3,6 +3,7 @@ export/import, a corrupt file, and a writer killed mid-burst losing nothing it c
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from mnist_small import classset
-from mnist_small.classset import ClassSet, ClassSetError, TooSoon, export_set, read_export
+from mnist_small.classset import ClassSet, ClassSetError, TooSoon
 
 
 def digit_image(seed: int) -> np.ndarray:
@@ -67,30 +69,6 @@ def test_delete_and_clear(store: ClassSet) -> None:
     assert store.all() == [] and store.version() == (0, 0)
 
 
-def test_export_then_import_into_another_set(store: ClassSet, tmp_path: Path) -> None:
-    for i in range(4):
-        store.add(f"png-{i}".encode(), digit_image(i), i, f"s{i}", {"m": i}, flag="dot" if i == 3 else None)
-    assert export_set(store, tmp_path / "out") == 4
-    header = (tmp_path / "out" / "labels.csv").read_text().splitlines()[0]
-    assert header.startswith("file,label")
-    with np.load(tmp_path / "out" / "inputs.npz") as saved:
-        assert saved["images"].shape == (4, 28, 28) and saved["labels"].tolist() == [0, 1, 2, 3]
-    other = ClassSet(f"sqlite:///{tmp_path / 'other.db'}")
-    assert other.import_rows(read_export(tmp_path / "out")) == 4
-    copied = other.all()
-    assert [(d.label, d.student, d.flag, d.answers) for d in copied] == [(d.label, d.student, d.flag, d.answers) for d in store.all()]
-    assert other.png(copied[2].id) == b"png-2"
-    other.dispose()
-
-
-def test_a_broken_export_names_the_line(tmp_path: Path) -> None:
-    (tmp_path / "labels.csv").write_text("file,label\nmissing.png,3\n")
-    with pytest.raises(ValueError, match="line 2"):
-        read_export(tmp_path)
-    with pytest.raises(ValueError, match=r"no labels\.csv"):
-        read_export(tmp_path / "nowhere")
-
-
 def test_a_corrupt_file_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "class.db"
     path.write_bytes(b"this is not a database" * 100)
@@ -111,6 +89,99 @@ def test_a_newer_schema_is_refused(db_url: str) -> None:
     first.dispose()
     with pytest.raises(ClassSetError, match="newer mnist_small"):
         ClassSet(db_url).version()
+
+
+def test_an_unreadable_schema_version_is_a_class_set_error(db_url: str) -> None:
+    first = ClassSet(db_url)
+    first.version()
+    with first.engine.begin() as connection:
+        connection.execute(classset.schema_info.update().values(value="garbage"))
+    first.dispose()
+    with pytest.raises(ClassSetError, match="unreadable schema version"):
+        ClassSet(db_url).version()
+
+
+def make_schema_1(url: str, rows: list[dict]) -> None:
+    """A class set as mnist_small wrote it before schema 2: drawings without a digest, no limits table."""
+    old = sa.MetaData()
+    sa.Table("schema_info", old, sa.Column("key", sa.String(32), primary_key=True), sa.Column("value", sa.String(64), nullable=False))
+    table = sa.Table(
+        "drawings",
+        old,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("created", sa.Float, nullable=False),
+        sa.Column("student", sa.String(32), nullable=False, index=True),
+        sa.Column("label", sa.SmallInteger, nullable=False),
+        sa.Column("flag", sa.String(16)),
+        sa.Column("answers", sa.Text, nullable=False),
+        sa.Column("pixels", sa.LargeBinary, nullable=False),
+        sa.Column("png", sa.LargeBinary, nullable=False),
+    )
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        old.create_all(connection)
+        connection.execute(old.tables["schema_info"].insert().values(key="version", value="1"))
+        connection.execute(table.insert(), rows)
+    engine.dispose()
+
+
+def test_schema_1_is_migrated_to_2_keeping_every_drawing(db_url: str) -> None:
+    def row(i: int, created: float) -> dict:
+        pixels = classset.pixels_of(digit_image(i))
+        return {
+            "created": created,
+            "student": f"s{i % 2}",
+            "label": i,
+            "flag": None,
+            "answers": '{"m": 1}',
+            "pixels": pixels,
+            "png": b"png%d" % i,
+        }
+
+    # schema 1 let a folder be imported twice: rows 3 and 4 are the same drawing as 1 and 2
+    make_schema_1(db_url, [row(1, 100.0), row(2, 200.0), row(3, 300.0), row(1, 100.0), row(2, 200.0)])
+    store = ClassSet(db_url)
+    kept = store.all()
+    assert [(d.id, d.label, d.created) for d in kept] == [(1, 1, 100.0), (2, 2, 200.0), (3, 3, 300.0)]
+    with store.engine.connect() as connection:
+        assert connection.scalar(sa.select(classset.schema_info.c.value)) == "2"
+        digests = connection.scalars(sa.select(classset.drawings.c.digest)).all()
+    assert len(set(digests)) == 3 and None not in digests
+    # what schema 2 adds works on the migrated set: the rate limit, and a second import adds nothing
+    store.add(b"new", digit_image(5), 5, "s0", {})
+    with pytest.raises(TooSoon):
+        store.add(b"new", digit_image(6), 6, "s0", {})
+    again = [{"created": 100.0, "student": "s1", "label": 1, "image": digit_image(1), "png": b"png1"}]
+    assert store.import_rows(again) == 0 and store.version()[0] == 4
+    store.dispose()
+
+
+RACER = """
+import sys, time, numpy as np
+from mnist_small.classset import ClassSet, TooSoon
+store = ClassSet(sys.argv[1])
+store.version()
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+while time.time() < start + 3:
+    try:
+        store.add(b"x", np.full((28, 28), 0.5, np.float32), 1, "the-same-browser", {})
+    except TooSoon:
+        pass
+"""
+
+
+def test_the_rate_limit_holds_across_processes(db_url: str) -> None:
+    ClassSet(db_url).version()  # the schema exists before the race
+    start = time.time() + 3  # each racer has imported and connected by then
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, db_url, str(start)], cwd=Path(__file__).parent.parent) for _ in range(3)]
+    assert [r.wait(60) for r in racers] == [0, 0, 0]
+    store = ClassSet(db_url)
+    times = sorted(d.created for d in store.all())
+    store.dispose()
+    assert 1 <= len(times) <= 4  # 3 s of three processes hammering: one a second at most
+    assert all(b - a >= classset.MIN_INTERVAL - 1e-3 for a, b in itertools.pairwise(times)), times
 
 
 WRITER = """

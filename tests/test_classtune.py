@@ -39,3 +39,24 @@ def test_a_killed_job_reads_as_failed_not_running_forever(tmp_path):
         tmp_path, {"state": "starting", "model": "m", "result": "m+class", "step": 0, "steps": 9, "points": [], "started": time.time()}
     )
     assert read_status(tmp_path)["state"] == "starting"  # a job that is still starting up gets time
+
+
+def test_the_job_gets_the_database_url_through_its_environment(tmp_path, monkeypatch):
+    started = {}
+    monkeypatch.setattr("subprocess.Popen", lambda command, env, **_: started.update(command=command, env=env))
+    url = "postgresql+psycopg://teacher:s3cret@db.example/class"
+    start_job("three_blocks_9.6k", url, tmp_path, tmp_path)
+    assert not any("s3cret" in part for part in started["command"])  # the command line shows in `ps`
+    assert started["env"]["MNIST_SMALL_DB"] == url
+
+
+def test_a_link_planted_as_the_jobs_log_is_not_followed(tmp_path, monkeypatch):
+    monkeypatch.setattr("subprocess.Popen", lambda *_, **__: None)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    log = lock_path(tmp_path).parent / "finetune.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.symlink_to(victim)
+    with pytest.raises(FinetuneError, match="symbolic link"):
+        start_job("three_blocks_9.6k", "sqlite://", tmp_path, tmp_path)
+    assert victim.read_text() == "keep me"

@@ -13,7 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_small import plots
-from mnist_small.classset import ClassSetError, export_set
+from mnist_small.classexport import export_set
+from mnist_small.classset import ClassSetError
 from mnist_small.classtune import FinetuneError, job_running, read_status, start_job
 from mnist_small.registry import REGISTRY
 from mnist_small.settings import TEACHER_CODE_ENV
