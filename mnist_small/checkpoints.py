@@ -222,3 +222,30 @@ def load_resume_state(out_dir: Path, name: str) -> ResumeState | None:
         return ResumeState(RunRecord.from_dict(payload["meta"]), payload["model"], payload["optimizer"], payload["scheduler"])
     except Exception as err:  # torch raises many types for a damaged file
         raise CheckpointError(path, f"unreadable resume state ({err})") from err
+
+
+def resume_into(
+    out_dir: Path,
+    run: RunRecord,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    log: Callable[[str], None],
+) -> tuple[RunRecord, bool]:
+    """Continue ``run`` where an interrupted run like it stopped, loading its state into
+    ``model``, ``optimizer`` and ``scheduler``. Returns the run to go on with and whether it is
+    finished already (a completed checkpoint of the same run is on disk: nothing to train)."""
+    state = load_resume_state(out_dir, run.name)
+    if state is None:
+        finished = finished_run(out_dir, run)
+        if finished is not None:
+            log(f"{run.name}: already trained with this recipe and seed; skipping")
+        return (finished, True) if finished is not None else (run, False)
+    if not same_run(state.run, run):
+        log(f"{run.name}: resume state is from a different recipe, seed or data set; starting over")
+        return run, False
+    model.load_state_dict(state.model)
+    optimizer.load_state_dict(state.optimizer)
+    scheduler.load_state_dict(state.scheduler)
+    log(f"{run.name}: resuming after epoch {state.run.epochs_completed} of {run.recipe['epochs']}")
+    return state.run, False

@@ -26,16 +26,14 @@ from typing import IO, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .checkpoints import LoadedModel, atomic_write, load_checkpoint, save_checkpoint
 from .classset import ClassSet, Drawing
 from .data import MNIST, Augment, load_mnist, normalize
-from .models import count_params
 from .records import EpochRecord, RunRecord
 from .registry import CLASS, REGISTRY, with_class
 from .settings import DB_ENV
-from .training import evaluate, library_versions, make_optimizer, make_scheduler
+from .training import evaluate, make_optimizer, make_scheduler, new_run, train_step
 
 ROUNDS = 5  # progress points: each ends with the held-out and MNIST figures
 AUGMENT = Augment(rotation=10.0, translate=2.0, scale=(0.9, 1.1))  # a few hundred drawings: jitter them
@@ -137,18 +135,13 @@ def finetune(
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe, per_round)
     before = {"class_acc": class_accuracy(base.model, test_x, test_y), "mnist_acc": evaluate(base.model, mnist_test_x, mnist_test_y)[1]}
-    run = RunRecord(
-        name=spec.name,
-        params=count_params(model),
-        recipe=recipe.to_dict(),
-        description=spec.description,
-        source=spec.source,
+    run = new_run(
+        spec,
+        recipe,
         seed=seed,
-        threads=torch.get_num_threads(),
         train_images=len(train) + len(mnist_x),
         evaluated_on=f"test: {len(mnist_test_x):,} MNIST test images; class: {len(test)} drawings of {len(held)} held-out students",
         data_sha256=base.run.data_sha256,
-        versions=library_versions(),
         class_data={
             "drawings": len(usable),
             "trained_on": len(train),
@@ -174,12 +167,9 @@ def finetune(
             pick_mnist = torch.randint(len(mnist_x), (config.batch - n_class,), generator=generator)
             x = AUGMENT(torch.cat([train_x[pick_class], mnist_x[pick_mnist]]), generator)
             y = torch.cat([train_y[pick_class], mnist_y[pick_mnist]])
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            loss, logits = train_step(
+                model, x, y, recipe, optimizer, scheduler, mixed_precision=False
+            )  # fp32: one thread, a few hundred steps
             losses.append(loss.item())
             hits += int((logits.argmax(1) == y).sum())
             seen += len(y)

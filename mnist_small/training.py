@@ -30,12 +30,10 @@ from .checkpoints import (
     CheckpointError,
     LoadedModel,
     ResumeState,
-    finished_run,
     load_checkpoint,
-    load_resume_state,
     meta_path,
+    resume_into,
     resume_path,
-    same_run,
     save_checkpoint,
     save_resume_state,
 )
@@ -197,10 +195,40 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
     )
 
 
-def autocast(device: torch.device):
+def autocast(device: torch.device, enabled: bool = True):
     """bf16 autocast where it speeds training up (CPU, CUDA); the loss stays in fp32."""
-    enabled = device.type in ("cpu", "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type in ("cpu", "cuda"))
+
+
+def train_step(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: Recipe,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    teacher: nn.Module | None = None,
+    taught: int = 0,
+    mixed_precision: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on the batch ``x``, ``y``: cross-entropy with the recipe's label
+    smoothing, and, with a ``teacher``, distillation from its softened answers on the first
+    ``taught`` images (the MNIST part of a batch: a +pen twin's MNIST teacher misreads pen
+    digits). Returns the loss and the logits, detached and left on the device."""
+    with autocast(x.device, mixed_precision):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+    if teacher is not None:
+        with torch.no_grad(), autocast(x.device, mixed_precision):
+            teacher_logits = teacher(x[:taught])
+        soft = distillation_loss(logits[:taught].float(), teacher_logits.float(), recipe.temperature)
+        loss = (1 - recipe.distill) * loss + recipe.distill * soft
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.detach(), logits.detach()
 
 
 def train_one_epoch(
@@ -235,20 +263,8 @@ def train_one_epoch(
             pick = torch.randint(len(pen.train_y), (round(len(idx) * recipe.pen_share / (1 - recipe.pen_share)),), generator=generator)
             images, y = torch.cat([images, pen.train_x[pick.to(device)]]), torch.cat([y, pen.train_y[pick.to(device)]])
         x = recipe.augment(images, generator).to(device, memory_format=torch.channels_last)
-        with autocast(device):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
-        if teacher is not None:  # on the MNIST images only: a +pen twin's MNIST teacher misreads pen digits
-            mnist = slice(0, len(idx))
-            with torch.no_grad(), autocast(device):
-                teacher_logits = teacher(x[mnist])
-            soft = distillation_loss(logits[mnist].float(), teacher_logits.float(), recipe.temperature)
-            loss = (1 - recipe.distill) * loss + recipe.distill * soft
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.detach())
+        loss, logits = train_step(model, x, y, recipe, optimizer, scheduler, teacher=teacher, taught=len(idx))
+        losses.append(loss)
         hits.append((logits.argmax(1) == y).sum())
         sizes.append(len(y))
         if progress is not None:
@@ -335,22 +351,35 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temper
     return F.kl_div(log_p, log_q, log_target=True, reduction="batchmean") * temperature**2
 
 
-def new_run(spec: ModelSpec, recipe: Recipe, data: Tensors, seed: int, evaluated_on: str) -> RunRecord:
-    """The record of a run before its first epoch."""
+def new_run(
+    spec: ModelSpec,
+    recipe: Recipe,
+    *,
+    seed: int,
+    train_images: int,
+    evaluated_on: str,
+    data_sha256: str,
+    device: str = "cpu",
+    pen_data: dict | None = None,
+    class_data: dict | None = None,
+) -> RunRecord:
+    """The record of a run before its first epoch: what trains, on what, where, with which libraries."""
+    with torch.random.fork_rng(devices=[]):  # building a model to count it must not move the run's random numbers
+        params = count_params(spec.build())
     return RunRecord(
         name=spec.name,
-        params=count_params(spec.build()),
+        params=params,
         recipe=recipe.to_dict(),
         description=spec.description,
         source=spec.source,
         seed=seed,
-        device=data.train_x.device.type,
+        device=device,
         threads=torch.get_num_threads(),
-        train_images=len(data.train_x),
+        train_images=train_images,
         evaluated_on=evaluated_on,
-        data_sha256=data.checksum,
-        pen_data=data.pen.source if recipe.pen_share and data.pen is not None else None,
-        class_data=data.class_set,
+        data_sha256=data_sha256,
+        pen_data=pen_data,
+        class_data=class_data,
         versions=library_versions(),
     )
 
@@ -381,7 +410,18 @@ def train_model(
         data = dataclasses.replace(data, train_x=data.train_x[:train_subset], train_y=data.train_y[:train_subset])
     device = data.train_x.device
     evaluated_on = f"validation: the last {validation:,} training images" if validation else f"test: {len(data.test_x):,} MNIST test images"
-    run = new_run(spec, recipe, data, seed, evaluated_on)
+    pen_data = data.pen.source if recipe.pen_share and data.pen is not None else None
+    run = new_run(
+        spec,
+        recipe,
+        seed=seed,
+        train_images=len(data.train_x),
+        evaluated_on=evaluated_on,
+        data_sha256=data.checksum,
+        device=device.type,
+        pen_data=pen_data,
+        class_data=data.class_set,
+    )
 
     torch.manual_seed(seed)
     model = spec.build().to(device, memory_format=torch.channels_last)
@@ -390,18 +430,9 @@ def train_model(
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe, -(-len(data.train_x) // recipe.batch_size))
     if resume:
-        state = load_resume_state(out_dir, spec.name)
-        if state is None and (finished := finished_run(out_dir, run)) is not None:
-            log(f"{spec.name}: already trained with this recipe and seed; skipping")
-            return finished
-        if state is not None and same_run(state.run, run):
-            model.load_state_dict(state.model)
-            optimizer.load_state_dict(state.optimizer)
-            scheduler.load_state_dict(state.scheduler)
-            run = state.run
-            log(f"{spec.name}: resuming after epoch {run.epochs_completed} of {recipe.epochs}")
-        elif state is not None:
-            log(f"{spec.name}: resume state is from a different recipe, seed or data set; starting over")
+        run, finished = resume_into(out_dir, run, model, optimizer, scheduler, log)
+        if finished:
+            return run
 
     teacher = load_teacher(recipe, out_dir, data)
     for epoch in range(run.epochs_completed + 1, recipe.epochs + 1):
