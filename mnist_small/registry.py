@@ -9,6 +9,7 @@ variant tried on the way is in docs/experiments.md.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from collections.abc import Callable
@@ -341,14 +342,28 @@ def with_pen(spec: ModelSpec) -> ModelSpec:
 REGISTRY.update({variant.name: variant for variant in map(with_pen, list(REGISTRY.values()))})
 
 
-def twin(name: str) -> str:
-    """The other kind of the same architecture: ``x`` -> ``x+pen`` and ``x+pen`` -> ``x``."""
-    return name.removesuffix(PEN) if name.endswith(PEN) else name + PEN
-
-
 # A class's own model: a zoo model fine-tuned in class mode on the class's drawings (classtune.py).
 # Not registered: it exists only where a class made one, as a checkpoint beside the zoo's.
 CLASS = "+class"
+
+# The naming rule: a model is an architecture (a builder's name, no "+") and a variant, what it
+# learned beyond MNIST, in this order: "three_blocks_9.6k+pen+class".
+VARIANTS = ("", PEN, CLASS, PEN + CLASS)
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"x+pen+class"`` -> ``("x", "+pen+class")``: the architecture and the variant; a ValueError
+    for a variant this version does not know."""
+    architecture, plus, rest = name.partition("+")
+    if plus + rest not in VARIANTS or not architecture:
+        raise ValueError(f"{name!r} is not a model name: an architecture and one of the variants {', '.join(VARIANTS[1:])}")
+    return architecture, plus + rest
+
+
+def twin(name: str) -> str:
+    """The other kind of the same architecture: ``x`` -> ``x+pen`` and ``x+pen`` -> ``x``."""
+    architecture, variant = split_name(name)
+    return architecture if variant == PEN else architecture + PEN
 
 
 def with_class(spec: ModelSpec, recipe: Recipe | None = None) -> ModelSpec:
@@ -367,6 +382,7 @@ def get_spec(name: str) -> ModelSpec:
     KeyError lists the valid names."""
     if name in REGISTRY:
         return REGISTRY[name]
-    if name.endswith(CLASS) and name.removesuffix(CLASS) in REGISTRY:
-        return with_class(REGISTRY[name.removesuffix(CLASS)])
+    with contextlib.suppress(ValueError):
+        if split_name(name)[1].endswith(CLASS) and name.removesuffix(CLASS) in REGISTRY:
+            return with_class(REGISTRY[name.removesuffix(CLASS)])
     raise KeyError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}")

@@ -1,7 +1,8 @@
 """What a model is made of and what its checkpoint records, read for display: the
 torchsummary-style layer table, MACs and size, the model card, the training history, the
-test-set mistakes, the zoo's agreement on a drawing, and each architecture's two kinds: trained
-on MNIST, and its ``+pen`` twin fine-tuned with real pen-written digits.
+test-set mistakes, the zoo's agreement on a drawing, and each architecture's kinds (its variants,
+``registry.split_name``): trained on MNIST, its ``+pen`` twin fine-tuned with real pen-written
+digits, and a class's ``+class`` model.
 
 The app reads checkpoint records only through these functions (never ``LoadedModel.run``
 itself), so the checkpoint format can change in one place."""
@@ -22,9 +23,10 @@ from .inference import outputs_of
 from .models import count_params
 from .published import PublishedRun, load_published
 from .records import EpochRecord, Misread
-from .registry import PEN, REGISTRY, Recipe
+from .registry import CLASS, PEN, REGISTRY, VARIANTS, Recipe, split_name
 
-TRAINED_ON = {False: "MNIST", True: "MNIST + pen writers"}  # a model's kind, by whether it trained on pen digits
+# a model's kind, by its variant: what it learned beyond MNIST
+TRAINED_ON = {"": "MNIST", PEN: "MNIST + pen writers", CLASS: "MNIST + this class", PEN + CLASS: "MNIST + pen writers + this class"}
 
 
 @dataclass(frozen=True)
@@ -156,17 +158,22 @@ def fine_tuned_from(loaded: LoadedModel) -> str:
 
 
 def trained_on_pen(name: str) -> bool:
-    return name.endswith(PEN)
+    return split_name(name)[1].startswith(PEN)
 
 
 def architecture(name: str) -> str:
-    """The architecture a model is: its name without ``+pen``."""
-    return name.removesuffix(PEN)
+    """The architecture a model is: its name without its variant."""
+    return split_name(name)[0]
 
 
-def model_name(arch: str, pen: bool) -> str:
-    """The model of architecture ``arch`` trained on MNIST alone, or with pen digits too."""
-    return arch + PEN if pen else arch
+def variant(name: str) -> str:
+    """What a model learned beyond MNIST: "", "+pen", "+class" or "+pen+class"."""
+    return split_name(name)[1]
+
+
+def model_name(arch: str, kind: str) -> str:
+    """The model of architecture ``arch`` and variant ``kind``."""
+    return arch + kind
 
 
 def architectures(names: Iterable[str]) -> list[str]:
@@ -174,10 +181,10 @@ def architectures(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(map(architecture, names)))
 
 
-def kinds(names: Iterable[str], arch: str) -> list[bool]:
-    """Which kinds of ``arch`` are among ``names``: False for trained on MNIST, True for +pen."""
+def kinds(names: Iterable[str], arch: str) -> list[str]:
+    """The variants of ``arch`` among ``names``, in VARIANTS' order ("" first: trained on MNIST)."""
     present = set(names)
-    return [pen for pen in (False, True) if model_name(arch, pen) in present]
+    return [kind for kind in VARIANTS if model_name(arch, kind) in present]
 
 
 def best_reader(pen_accuracies: Mapping[str, float | None]) -> str:
@@ -226,7 +233,7 @@ def overview_rows(models: dict[str, LoadedModel]) -> list[dict]:
                 "name": name,
                 "architecture": architecture(name),
                 "pen": trained_on_pen(name),
-                "trained on": TRAINED_ON[trained_on_pen(name)],
+                "trained on": TRAINED_ON[variant(name)],
                 "pen accuracy": card["pen_acc"],
                 "drawn accuracy": card["drawn_acc"],
                 "accuracy": card["final_acc"],
@@ -317,7 +324,7 @@ def comparison_rows(
     return [
         {
             "model": name,
-            "trained on": TRAINED_ON[trained_on_pen(name)],
+            "trained on": TRAINED_ON[variant(name)],
             "guess": guess,
             "confidence (%)": round(100 * float(probabilities[name][guess]), 1),
             "real handwriting (%)": pen_accuracies[name],
@@ -327,8 +334,8 @@ def comparison_rows(
     ]
 
 
-def by_kind(names: Iterable[str]) -> dict[bool, list[str]]:
-    """The names split by kind, trained on MNIST (False) first; a kind with no model is left out."""
+def by_kind(names: Iterable[str]) -> dict[str, list[str]]:
+    """The names split by variant, in VARIANTS' order (trained on MNIST first); a kind with no model is left out."""
     names = list(names)
-    groups = {pen: [n for n in names if trained_on_pen(n) == pen] for pen in (False, True)}
-    return {pen: group for pen, group in groups.items() if group}
+    groups = {kind: [n for n in names if variant(n) == kind] for kind in VARIANTS}
+    return {kind: group for kind, group in groups.items() if group}

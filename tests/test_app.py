@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 from mnist_small.checkpoints import load_checkpoint, read_run, save_checkpoint, save_run
 from mnist_small.published import load_published
 from mnist_small.records import Misread
-from mnist_small.registry import PEN, REGISTRY, twin
-from mnist_small.summary import architecture, hardest_digits, mistake_pairs
+from mnist_small.registry import PEN, REGISTRY, split_name, twin
+from mnist_small.summary import hardest_digits, mistake_pairs
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, draw_on_canvas, tap
 
@@ -49,7 +49,7 @@ def run_app(view: str | None = None, model: str | None = FIRST) -> AppTest:
     if view:
         at.session_state["view"] = view
     if model:
-        at.session_state["model"], at.session_state["pen"] = architecture(model), model.endswith(PEN)
+        at.session_state["model"], at.session_state["kind"] = split_name(model)
     return at.run()
 
 

@@ -47,7 +47,7 @@ def leaderboard(at: AppTest):
 
 def app(view: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["model"], at.session_state["pen"] = FIRST, False
+    at.session_state["model"], at.session_state["kind"] = FIRST, ""
     if view:
         at.session_state["view"] = view
     return at.run()
@@ -157,8 +157,11 @@ def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(class_zoo,
     at.run()
     at.text_input(key="teacher_code_entered").input("owl").run()
     assert any(f"{SMALL}+class** joined the zoo" in s.value for s in at.success)
-    assert SMALL + "+class" in at.sidebar.selectbox(key="model").options
     board = leaderboard(at)
+    at.sidebar.selectbox(key="model").select(SMALL).run()  # the class model is a kind of its architecture
+    assert at.sidebar.segmented_control(key="trained_on").options[-1] == "MNIST + this class"
+    at.sidebar.segmented_control(key="trained_on").set_value("MNIST + this class").run()
+    assert "Fine-tuned on this class's own drawings" in "\n".join(c.value for c in at.sidebar.caption)
     assert SMALL + "+class" in list(board["model"])
     assert np.isfinite(board["accuracy"]).all()
 
@@ -167,7 +170,7 @@ def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(cla
     checkpoints, data = class_zoo
     monkeypatch.setattr("mnist_small.classtune.STEPS", 20)  # a few steps: the job's path, not its result, is tested here
     at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["view"], at.session_state["model"], at.session_state["pen"] = "Class", SMALL, False
+    at.session_state["view"], at.session_state["model"], at.session_state["kind"] = "Class", SMALL, ""
     at.run()
     at.text_input(key="teacher_code_entered").input("owl").run()
     at.button(key="teacher_start").click().run()
@@ -184,7 +187,7 @@ def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(cla
     assert (checkpoints / f"{SMALL}+class.json").exists()
 
 
-def test_the_command_line_exports_and_imports_a_class_set(mnist, class_db, tmp_path):
+def test_the_command_line_exports_and_imports_a_class_set(mnist, class_db, tmp_path, capsys):
     from mnist_small.__main__ import main
 
     class_set_of_mnist(class_db, mnist, students=2, each=3)
@@ -193,5 +196,11 @@ def test_the_command_line_exports_and_imports_a_class_set(mnist, class_db, tmp_p
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert main(["class", "--db", other, "import", str(tmp_path / "out")]) == 0
     assert [d.label for d in ClassSet(other).all()] == [d.label for d in ClassSet(class_db).all()]
-    with pytest.raises(SystemExit, match=r"no labels\.csv"):
+    capsys.readouterr()
+    assert main(["class", "--db", other, "import", str(tmp_path / "out")]) == 0  # again: nothing new
+    assert "imported 0 drawings" in capsys.readouterr().out and len(ClassSet(other).all()) == 6
+    with pytest.raises(SystemExit, match="no such folder"):
         main(["class", "--db", other, "import", str(tmp_path / "nowhere")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match=r"no labels\.csv"):
+        main(["class", "--db", other, "import", str(tmp_path / "empty")])

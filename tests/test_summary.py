@@ -3,11 +3,12 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from mnist_small.checkpoints import LoadedModel, load_checkpoint
 from mnist_small.published import PublishedEpoch, PublishedRun, load_published
 from mnist_small.records import EpochRecord, Misread, RunRecord
-from mnist_small.registry import REGISTRY, Recipe, twin
+from mnist_small.registry import REGISTRY, VARIANTS, Recipe, split_name, twin
 from mnist_small.summary import (
     TRAINED_ON,
     HardDigit,
@@ -33,6 +34,7 @@ from mnist_small.summary import (
     published_comparison,
     readable_recipe,
     teacher,
+    trained_on_pen,
     training_augment,
     votes,
 )
@@ -141,15 +143,26 @@ def test_a_recipe_this_version_cannot_read_shows_the_registrys_augmentation(tmp_
     assert training_augment(load_checkpoint(FIRST, tmp_path)) == REGISTRY[FIRST].recipe.augment
 
 
-def test_a_model_and_its_pen_twin_are_one_architecture_of_two_kinds():
-    assert [architecture(n) for n in ("a", "a+pen")] == ["a", "a"]
-    assert model_name("a", False) == "a" and model_name("a", True) == "a+pen" == twin("a")
-    names = ["a", "b", "c", "a+pen", "c+pen", "d+pen"]  # registry order: the MNIST models first
+def test_a_model_name_is_an_architecture_and_a_variant():
+    assert [split_name(n) for n in ("a", "a+pen", "a+class", "a+pen+class")] == [
+        ("a", ""),
+        ("a", "+pen"),
+        ("a", "+class"),
+        ("a", "+pen+class"),
+    ]
+    for bad in ("a+class+pen", "a+foo", "+pen", "a+"):
+        with pytest.raises(ValueError, match="not a model name"):
+            split_name(bad)
+    assert [architecture(n) for n in ("a", "a+pen", "a+class")] == ["a", "a", "a"]
+    assert [trained_on_pen(n) for n in ("a", "a+pen", "a+class", "a+pen+class")] == [False, True, False, True]
+    assert model_name("a", "") == "a" and model_name("a", "+pen") == "a+pen" == twin("a") and twin("a+pen") == "a"
+    names = ["a", "b", "c", "a+pen", "c+pen", "d+pen", "a+class"]  # registry order: the MNIST models first
     assert architectures(names) == ["a", "b", "c", "d"]
-    assert kinds(names, "a") == [False, True] and kinds(names, "b") == [False] and kinds(names, "d") == [True] and kinds(names, "e") == []
-    assert by_kind(names) == {False: ["a", "b", "c"], True: ["a+pen", "c+pen", "d+pen"]}
-    assert by_kind(["a", "b"]) == {False: ["a", "b"]} and by_kind(["a+pen"]) == {True: ["a+pen"]}
-    assert TRAINED_ON == {False: "MNIST", True: "MNIST + pen writers"}
+    assert kinds(names, "a") == ["", "+pen", "+class"] and kinds(names, "b") == [""] and kinds(names, "d") == ["+pen"]
+    assert kinds(names, "e") == []
+    assert by_kind(names) == {"": ["a", "b", "c"], "+pen": ["a+pen", "c+pen", "d+pen"], "+class": ["a+class"]}
+    assert by_kind(["a", "b"]) == {"": ["a", "b"]} and by_kind(["a+pen"]) == {"+pen": ["a+pen"]}
+    assert TRAINED_ON[""] == "MNIST" and TRAINED_ON["+pen"] == "MNIST + pen writers" and set(TRAINED_ON) == set(VARIANTS)
 
 
 def test_the_best_reader_of_real_handwriting_is_the_default():

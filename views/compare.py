@@ -1,11 +1,14 @@
 """Compare models: every model's answer to the drawing, and whether they agree; the models
-trained on MNIST and their +pen twins in two groups."""
+trained on MNIST, their +pen twins and any class models in groups."""
 
 from __future__ import annotations
+
+import itertools
 
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.registry import PEN
 from mnist_small.summary import TRAINED_ON, by_kind, comparison_rows, guesses, votes
 
 from .context import Context, guard
@@ -35,15 +38,17 @@ def show(context: Context) -> None:
         if len(groups) == 1 or len(set(guessed.values())) == 1:
             agreement(guessed)
         else:  # which kind disagrees, or do the kinds agree on different digits?
-            for pen, names in groups.items():
-                agreement({name: guessed[name] for name in names}, f"Trained on {TRAINED_ON[pen]}:")
+            for kind, names in groups.items():
+                agreement({name: guessed[name] for name in names}, f"Trained on {TRAINED_ON[kind]}:")
         if context.drawing.warning:
             st.warning(context.drawing.warning)
         ordered = {name: context.probabilities[name] for names in groups.values() for name in names}
-        breaks = [len(groups[False])] if len(groups) > 1 else []  # a line between the two kinds
+        breaks = list(itertools.accumulate(map(len, groups.values())))[:-1]  # a line between two kinds
         st.plotly_chart(plots.compare_heatmap(ordered, breaks), width="stretch", key="compare")
         cards = {name: card_of(name, context.checkpoints) for name in ordered}
         rows = comparison_rows(ordered, {n: c["final_acc"] for n, c in cards.items()}, {n: c["pen_acc"] for n, c in cards.items()})
         st.dataframe(rows, hide_index=True, width="stretch", placeholder="-")
-        if len(groups) > 1:
+        if list(groups) == ["", PEN]:
             st.caption("Above the line: trained on MNIST alone. Below: their +pen twins, fine-tuned with real pen-written digits too.")
+        elif len(groups) > 1:
+            st.caption("Between the lines, from the top: trained on " + "; ".join(TRAINED_ON[kind] for kind in groups) + ".")

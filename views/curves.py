@@ -16,7 +16,7 @@ from .context import Context, guard
 def show(context: Context) -> None:
     with guard("training curves"):
         arch = architecture(context.chosen)
-        twins = [model_name(arch, pen) for pen in kinds(context.models, arch)]  # the chosen model and its twin, if loaded
+        twins = [model_name(arch, kind) for kind in kinds(context.models, arch)]  # the chosen model and its twins, if loaded
         picked = st.multiselect("Models", list(context.models), default=twins)  # no key: follows the sidebar's model
         if not picked:
             st.info("Pick at least one model.")

@@ -1,5 +1,6 @@
-"""The sidebar's model choice: an architecture, and what it was trained on (MNIST alone, or with
-real pen-written digits too: its ``+pen`` twin). Switching either keeps the other and the drawing."""
+"""The sidebar's model choice: an architecture, and what it was trained on (MNIST alone, with
+real pen-written digits too: its ``+pen`` twin, or a class's drawings: ``+class``). Switching
+either keeps the other and the drawing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel
-from mnist_small.summary import TRAINED_ON, architecture, architectures, best_reader, kinds, model_name, trained_on_pen
+from mnist_small.summary import TRAINED_ON, architecture, architectures, best_reader, kinds, model_name, trained_on_pen, variant
 
 from .resources import card_of
 
@@ -18,9 +19,12 @@ WHY_PEN = (
 )
 
 
+KIND_OF = {label: kind for kind, label in TRAINED_ON.items()}
+
+
 def remember_kind() -> None:
-    """The kind the class picked, kept for architectures that have only the other one."""
-    st.session_state.pen = st.session_state.trained_on == TRAINED_ON[True]
+    """The kind the class picked, kept for architectures that do not have it."""
+    st.session_state.kind = KIND_OF[st.session_state.trained_on]
 
 
 def percent(value: float | None) -> str:
@@ -33,22 +37,19 @@ def pick_model(models: dict[str, LoadedModel], folder: Path) -> str:
     names = list(models)
     if "model" not in st.session_state:
         best = best_reader({name: card_of(name, folder)["pen_acc"] for name in names})
-        st.session_state.model, st.session_state.pen = architecture(best), trained_on_pen(best)
-    wanted = st.session_state.get("pen", False)
+        st.session_state.model, st.session_state.kind = architecture(best), variant(best)
+    wanted = st.session_state.get("kind", "")
     # the architectures by name alone: a label that changed with the kind would make the browser
     # send a value the next run no longer knows, and the picker would fall back to the first one
     arch = st.selectbox("Model", architectures(names), key="model", help="Each name ends in its size: 2.0k is 2,000 parameters.")
     available = kinds(names, arch)
     st.session_state.trained_on = TRAINED_ON[wanted if wanted in available else available[0]]
-    pen = (
-        st.segmented_control(
-            "Trained on", [TRAINED_ON[k] for k in available], key="trained_on", required=True, on_change=remember_kind, width="stretch"
-        )
-        == TRAINED_ON[True]
+    label = st.segmented_control(
+        "Trained on", [TRAINED_ON[k] for k in available], key="trained_on", required=True, on_change=remember_kind, width="stretch"
     )
     if any(map(trained_on_pen, names)):
         st.caption(WHY_PEN)
-    chosen = model_name(arch, pen)
+    chosen = model_name(arch, KIND_OF[label])
     card = card_of(chosen, folder)
     st.caption(
         f"**{card['params']:,}** parameters · reads **{percent(card['pen_acc'])}** of real handwriting · "
