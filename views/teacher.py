@@ -1,10 +1,13 @@
 """The teacher's controls on the Class tab: delete a drawing, clear the set, export it, and teach
-a model the class's handwriting. Locked by the teacher code; students never see them."""
+a model the class's handwriting. Locked by the teacher code; students never see them. Wrong codes
+make the next ones wait (mnist_small.attempts), per browser and for the whole server."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import io
+import math
 import os
 import tempfile
 import zipfile
@@ -13,14 +16,19 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.attempts import Attempt, Lockout
 from mnist_small.classexport import export_set
 from mnist_small.classset import ClassSetError
 from mnist_small.classtune import FinetuneError, job_running, read_status, start_job
 from mnist_small.registry import REGISTRY
 from mnist_small.settings import TEACHER_CODE_ENV
+from mnist_small.summary import TRAINED_ON, architecture, variant
 
 from .context import Context, log
 from .resources import class_set
+from .submit import browser_id
+
+CODE_KEY = "teacher_code_entered"
 
 
 def teacher_code() -> str | None:
@@ -31,6 +39,57 @@ def teacher_code() -> str | None:
         return str(st.secrets["teacher_code"]) if "teacher_code" in st.secrets else None
     except (FileNotFoundError, KeyError, OSError):  # no secrets file at all
         return None
+
+
+@st.cache_resource
+def lockout() -> Lockout:
+    """One for the whole server: every session's wrong codes count together."""
+    return Lockout()
+
+
+def same(entered: str, code: str) -> bool:
+    """Compared in constant time, the length too: both are hashed to 32 bytes first."""
+    return hmac.compare_digest(hashlib.sha256(entered.encode()).digest(), hashlib.sha256(code.encode()).digest())
+
+
+def try_code() -> None:
+    """The code field's callback: compare what was typed unless this browser has to wait, and
+    empty the field, so the code stays nowhere and typing it again is a new attempt."""
+    entered, code = st.session_state.get(CODE_KEY) or "", teacher_code()
+    st.session_state[CODE_KEY] = ""
+    if not entered or code is None:
+        return
+    who = browser_id()
+    attempt = lockout().attempt(who, lambda: same(entered, code))
+    if attempt.ok:
+        st.session_state.teacher = True
+        log.info("teacher controls unlocked by browser %s", who)
+    elif attempt.compared:  # never the code typed: a near miss in the log would help the next guess
+        log.warning(
+            "wrong teacher code from browser %s: %d in a row from it, %d on the server; its next code is checked in %.0f s",
+            who,
+            attempt.failures,
+            attempt.server_failures,
+            attempt.wait,
+        )
+    st.session_state.teacher_attempt = attempt
+
+
+def lock() -> None:
+    st.session_state.teacher = False
+    log.info("teacher controls locked by browser %s", browser_id())
+
+
+def seconds(wait: float) -> str:
+    n = math.ceil(wait)
+    return f"{n} second" if n == 1 else f"{n} seconds"
+
+
+def tell(attempt: Attempt) -> None:
+    if not attempt.compared:
+        st.warning(f"Too many wrong codes: this one was not checked. Type the code again in {seconds(attempt.wait)}.")
+    elif not attempt.ok:
+        st.warning("That is not the teacher code." + (f" The next one is checked in {seconds(attempt.wait)}." if attempt.wait > 0 else ""))
 
 
 def show(context: Context, url: str) -> None:
@@ -44,18 +103,22 @@ def show(context: Context, url: str) -> None:
         )
         return
     if not st.session_state.get("teacher"):
-        entered = st.text_input("Teacher code", type="password", key="teacher_code_entered")
-        if entered and hmac.compare_digest(entered.encode(), code.encode()):
-            st.session_state.teacher = True
-            st.rerun()
-        elif entered:
-            st.warning("That is not the teacher code.")
+        st.text_input("Teacher code", type="password", key=CODE_KEY, on_change=try_code)
+        if (attempt := st.session_state.pop("teacher_attempt", None)) is not None:
+            tell(attempt)
         return
+    st.button(
+        "Lock the teacher controls",
+        key="teacher_lock",
+        on_click=lock,
+        icon=":material/lock:",
+        help="Before leaving the projector: the code is needed again in this tab.",
+    )
     try:
         controls(context, url)
     except ClassSetError as err:
         log.warning("class set: %s", err)
-        st.error(f"The class set cannot be changed right now: {err}")
+        st.error("The class set cannot be reached right now (the server log says why). Drawing and the other tabs still work.")
 
 
 def export_zip(url: str) -> bytes:
@@ -127,7 +190,7 @@ def job(context: Context, polling: bool) -> None:
             return "-" if figures["class_acc"] is None else f"{figures['class_acc']:.1f}%"
 
         st.success(
-            f"**{result}** joined the zoo (in {status['seconds']:.0f} s): pick it in the sidebar. "
+            f"**{result}** joined the zoo (in {status['seconds']:.0f} s): pick {architecture(result)} and *{TRAINED_ON[variant(result)]}* in the sidebar. "
             f"On the {data['held_out']} drawings of {data['held_out_students']} students it never saw: "
             f"{held_out(before)} → {held_out(after)}. MNIST test: {before['mnist_acc']:.2f}% → {after['mnist_acc']:.2f}%. "
             f"It trained on {data['trained_on']} drawings."
