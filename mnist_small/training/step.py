@@ -12,8 +12,6 @@ from ..registry import Recipe
 from .tensors import Tensors
 
 EVAL_BATCH = 1000
-
-
 PROGRESS_EVERY = 20  # training steps between progress-bar updates: reading the loss waits for the device
 
 

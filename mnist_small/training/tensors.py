@@ -21,8 +21,6 @@ from ..pen import TRAIN_FILE, TRAIN_WRITERS, VALIDATION_WRITERS, pen_file
 from ..penrender import training_set, validation_set
 
 CLASS_SET_SHARE = 0.05  # of the training images: a class set's drawings, repeated (300 drawings are 0.5% of MNIST)
-
-
 PEN_RENDERS = 4  # distorted drawings of each training writer's digit: about one of each per epoch at a 25% share
 
 
