@@ -31,7 +31,7 @@ from mnist_small.data import DataError, load_mnist
 from mnist_small.pen import TRAIN_FILE, read_pendigits
 from mnist_small.records import RunRecord
 from mnist_small.registry import REGISTRY, with_class
-from mnist_small.settings import PEN_ENV, pen_dir
+from mnist_small.settings import CHECKPOINTS_ENV, DATA_ENV, PEN_ENV, checkpoint_dir, data_dir, pen_dir
 from mnist_small.training import Tensors, resolve_device, train_model
 
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
@@ -46,7 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--epochs", type=int, help="override every recipe's epoch count (the LR schedule is fitted to it)")
     p.add_argument(
-        "--data-dir", default="data", help="folder with MNIST/raw/ (torchvision layout); downloaded there if missing (default: data)"
+        "--data-dir",
+        default=str(data_dir()),
+        help=f"folder with MNIST/raw/ (torchvision layout); downloaded there if missing (default: ${DATA_ENV}, else data)",
     )
     p.add_argument(
         "--pen",
@@ -58,7 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="add a class's exported drawings (mnist-small class export DIR) to each model's training data; saves <name>+class",
     )
-    p.add_argument("--out", default="checkpoints", help="where checkpoints are written (default: checkpoints)")
+    p.add_argument(
+        "--out", default=str(checkpoint_dir()), help=f"where checkpoints are written (default: ${CHECKPOINTS_ENV}, else checkpoints)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, augmentation and dropout (default: 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs from their last completed epoch; skip finished ones")

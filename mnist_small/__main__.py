@@ -31,7 +31,7 @@ from .settings import CHECKPOINTS_ENV, DATA_ENV, checkpoint_dir, data_dir, pen_d
 from .training import evaluate
 
 
-def load_models(ckpt_dir: Path) -> dict[str, LoadedModel]:
+def load_zoo(ckpt_dir: Path) -> dict[str, LoadedModel]:
     """All loadable checkpoints; broken ones are reported on stderr and skipped."""
     loaded, failed = load_all(ckpt_dir)
     for reason in failed.values():
@@ -53,7 +53,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.record and not (args.drawn or args.pen):
         print("error: --record stores the drawn-MNIST and pen accuracies; use it with --drawn or --pen", file=sys.stderr)
         return 2
-    models = load_models(args.checkpoints)
+    models = load_zoo(args.checkpoints)
     try:
         data = load_mnist(args.data_dir)
         pen = validation_set(args.pen) if args.pen is not None else None  # the validation writers' pen digits
@@ -118,7 +118,7 @@ def predict_file(path: str, models: dict[str, LoadedModel]) -> dict:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    models = load_models(args.checkpoints)
+    models = load_zoo(args.checkpoints)
     results = [predict_file(path, models) for path in args.files]
     if args.json:
         print(json.dumps(results, indent=1))
@@ -134,7 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     """The zoo as a Markdown table, from the checkpoints' own records (for the README): one row
     per architecture, its MNIST-only model and, after an arrow, its +pen variant."""
-    models = load_models(args.checkpoints)
+    models = load_zoo(args.checkpoints)
 
     def both(name: str, figure: Callable[[RunRecord], float | None], bold: bool = False) -> str:
         runs = [models[n].run for n in (name, twin(name)) if n in models]

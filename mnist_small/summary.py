@@ -187,6 +187,11 @@ def kinds(names: Iterable[str], arch: str) -> list[str]:
     return [kind for kind in VARIANTS if model_name(arch, kind) in present]
 
 
+def percent(value: float | None) -> str:
+    """An accuracy as the app shows it: two decimals, "-" when not measured."""
+    return "-" if value is None else f"{value:.2f}%"
+
+
 def best_reader(pen_accuracies: Mapping[str, float | None]) -> str:
     """The model that reads real handwriting best: the highest pen accuracy (the first of equals);
     the first model when none has been measured. ``pen_accuracies`` must not be empty."""

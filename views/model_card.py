@@ -8,7 +8,7 @@ import streamlit as st
 from mnist_small import plots
 from mnist_small.data import augmentation_examples
 from mnist_small.pen import VALIDATION_WRITERS
-from mnist_small.summary import training_augment
+from mnist_small.summary import percent, training_augment
 
 from .context import Context, guard
 from .resources import card_of, mnist_on_disk, where_to_put_mnist
@@ -17,10 +17,6 @@ CREDIT = (
     'Pen digits: E. Alpaydin and F. Alimoglu, "Pen-Based Recognition of Handwritten Digits", UCI Machine Learning '
     "Repository, [doi:10.24432/C5MG6K](https://doi.org/10.24432/C5MG6K), CC BY 4.0."
 )
-
-
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}%"
 
 
 def pen_note(card: dict) -> str:

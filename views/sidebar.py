@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel
-from mnist_small.summary import TRAINED_ON, architecture, architectures, best_reader, kinds, model_name, trained_on_pen, variant
+from mnist_small.summary import TRAINED_ON, architecture, architectures, best_reader, kinds, model_name, percent, trained_on_pen, variant
 
 from .resources import card_of
 
@@ -25,10 +25,6 @@ KIND_OF = {label: kind for kind, label in TRAINED_ON.items()}
 def remember_kind() -> None:
     """The kind the class picked, kept for architectures that do not have it."""
     st.session_state.kind = KIND_OF[st.session_state.trained_on]
-
-
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}%"
 
 
 def pick_model(models: dict[str, LoadedModel], folder: Path) -> str:
