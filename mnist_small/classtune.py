@@ -44,9 +44,8 @@ MIN_DRAWINGS = 20
 class Config:
     """How a class fine-tune runs. Chosen with ``python -m benchmarks.class_finetune --choose``:
     pen digits of 10 training writers as the class, the gain measured on 10 others, forgetting
-    on MNIST training images kept out of the replay; never on the test set (docs/class-mode.md).
-    These defaults: +2.67 points on the other writers, -0.14 on the kept-out MNIST images
-    (three_blocks_9.6k; replaying MNIST alone for as long costs -0.17 there)."""
+    on MNIST training images kept out of the replay; never on the test set. The settings tried
+    and their figures: docs/class-mode.md."""
 
     steps: int = 600  # of `batch` images: ~20 s on one thread for a 10k-parameter model; 300 gained less
     batch: int = 64

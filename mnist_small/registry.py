@@ -306,9 +306,8 @@ PEN = "+pen"
 PEN_EPOCHS = 4
 PEN_SHARE = 0.25  # of each batch: pen digits beside MNIST images
 PEN_LR_SCALE = 0.3  # of the model's own peak LR: it starts from trained weights
-# Learning from its MNIST twin's softened answers on the batch's MNIST images keeps what it
-# knew: MNIST validation -0.17/-0.16 without, -0.08/-0.04 with (padded_gap, conv5x5), for
-# 0.24-0.28 points of pen accuracy; 0.5 kept MNIST as well and cost twice the pen accuracy.
+# Learning from its MNIST twin's softened answers on the batch's MNIST images keeps what it knew,
+# for a little pen accuracy (the +pen rows of docs/experiments.md).
 PEN_DISTILL, PEN_TEMPERATURE = 0.25, 2.0
 
 
