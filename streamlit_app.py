@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Idle torch threads sleep instead of spinning: spinning doubled to tripled the CPU of every
+# answer on a busy classroom server (docs/benchmarks.md, class set at scale). Before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import streamlit as st
 
 from mnist_small.settings import class_db_url

@@ -8,12 +8,13 @@ import numpy as np
 import streamlit as st
 
 from mnist_small import plots
-from mnist_small.classset import ClassSetError, Drawing
-from mnist_small.classstats import confusion, hardest, leaderboard, misread_by, per_digit, per_student
+from mnist_small.classanswers import Snapshot
+from mnist_small.classset import ClassSetError
+from mnist_small.classstats import confusion, hardest, leaderboard, misread_by
 
 from . import teacher
 from .context import Context, guard, log
-from .resources import class_answers, class_set, zoo_stamp
+from .resources import class_answers, class_set
 
 REFRESH = 3  # seconds between updates of the live view: new drawings appear without a click
 
@@ -28,40 +29,38 @@ def show(context: Context, url: str) -> None:
 @st.fragment(run_every=REFRESH)
 def live(context: Context, url: str) -> None:
     try:
-        version = class_set(url).version()
-        drawings, predicted = class_answers(url, version, context.checkpoints, zoo_stamp(context.checkpoints))
+        kept = class_answers(url, context.checkpoints)
     except ClassSetError as err:
         log.warning("class set: %s", err)
-        st.error(f"The class set cannot be read right now: {err}. Drawing and every other tab still work.")
+        st.error("The class set cannot be reached right now (the server log says why). Drawing and every other tab still work.")
         return
-    if not drawings:
+    if not len(kept):
         st.info("No drawings yet. On the Draw tab, draw a digit, pick the digit you meant and press **Add to the class set**.")
         return
     with guard("class"):
-        show_set(context, drawings, predicted)
+        show_set(context, url, kept)
 
 
 def plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
-def show_set(context: Context, drawings: list[Drawing], predicted: dict[str, np.ndarray]) -> None:
-    labels = np.array([d.label for d in drawings])
-    flagged = np.array([d.flag is not None for d in drawings])
-    students = per_student(drawings)
+def show_set(context: Context, url: str, kept: Snapshot) -> None:
+    labels, flagged, predicted = kept.labels, kept.flagged, kept.answers
+    students = kept.per_student()
     st.markdown(
-        f"**{len(drawings)}** {plural(len(drawings), 'drawing')} by **{len(students)}** {plural(len(students), 'student')}"
+        f"**{len(kept)}** {plural(len(kept), 'drawing')} by **{len(students)}** {plural(len(students), 'student')}"
         + (f"; {int(flagged.sum())} flagged by the preprocessing (a dot, a scribble, two digits)" if flagged.any() else "")
     )
     left, right = st.columns([3, 2])
-    left.plotly_chart(plots.digit_counts(per_digit(drawings), "Drawings per digit"), width="stretch", key="class_counts")
+    left.plotly_chart(plots.digit_counts(kept.per_digit(), "Drawings per digit"), width="stretch", key="class_counts")
     right.dataframe(
         {"student": [f"student {i + 1}" for i in range(len(students))], "drawings": list(students.values())}, height=260, hide_index=True
     )
 
     st.subheader("Which model reads our handwriting best?")
     leave_out = st.toggle("Leave out flagged drawings", value=True, key="class_leave_out") if flagged.any() else False
-    keep = ~flagged if leave_out else np.ones(len(drawings), bool)
+    keep = ~flagged if leave_out else np.ones(len(kept), bool)
     rows = leaderboard(labels, predicted, keep)
     board, matrix = st.columns([1, 1], gap="large")
     board.dataframe(
@@ -80,28 +79,31 @@ def show_set(context: Context, drawings: list[Drawing], predicted: dict[str, np.
     if hard:
         st.markdown(f"**Hard for the zoo:** the class's drawings that most of the {len(predicted)} models misread.")
         wrong = misread_by(labels, predicted)
-        gallery([drawings[i] for i in hard], [f"#{drawings[i].id}: a {drawings[i].label}, {wrong[i]} wrong" for i in hard])
-    show_gallery(context, drawings, labels, predicted)
+        gallery(url, kept.ids[hard], [f"#{kept.ids[i]}: a {labels[i]}, {wrong[i]} wrong" for i in hard])
+    show_gallery(context, url, kept)
 
 
-def gallery(drawings: list[Drawing], captions: list[str]) -> None:
-    st.image([np.kron(d.image, np.ones((3, 3))) for d in drawings], caption=captions, width=72, clamp=True)
+def gallery(url: str, ids: np.ndarray, captions: list[str]) -> None:
+    """The drawings ``ids``, their images read now (the kept answers hold none); one deleted meanwhile is left out."""
+    images = class_set(url).images(ids)
+    shown = [(images[int(i)], caption) for i, caption in zip(ids, captions, strict=True) if int(i) in images]
+    if shown:
+        st.image([np.kron(image, np.ones((3, 3))) for image, _ in shown], caption=[c for _, c in shown], width=72, clamp=True)
 
 
-def show_gallery(context: Context, drawings: list[Drawing], labels: np.ndarray, predicted: dict[str, np.ndarray]) -> None:
+def show_gallery(context: Context, url: str, kept: Snapshot) -> None:
     st.subheader("Gallery")
+    labels = kept.labels
     digit = st.segmented_control("Digit", [str(d) for d in range(10)], key="class_digit")
     misread_only = st.toggle(f"Only those {context.chosen} misreads", key="class_misread")
-    shown = np.ones(len(drawings), bool) if digit is None else labels == int(digit)
-    guess = predicted.get(context.chosen)
+    shown = np.ones(len(kept), bool) if digit is None else labels == int(digit)
+    guess = kept.answers.get(context.chosen)
     if misread_only and guess is not None:
         shown &= guess != labels
     picked = np.flatnonzero(shown)[::-1][:60]  # newest first
     if not len(picked):
         st.caption("No drawings match.")
         return
-    captions = [
-        f"#{drawings[i].id}: {drawings[i].label}" + (f"→{guess[i]}" if guess is not None and guess[i] != labels[i] else "") for i in picked
-    ]
-    gallery([drawings[i] for i in picked], captions)
+    captions = [f"#{kept.ids[i]}: {labels[i]}" + (f"→{guess[i]}" if guess is not None and guess[i] != labels[i] else "") for i in picked]
+    gallery(url, kept.ids[picked], captions)
     st.caption(f"{len(picked)} of {int(shown.sum())}, newest first. Label, and → {context.chosen}'s answer where it is wrong.")

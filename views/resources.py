@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel, load_all
-from mnist_small.classset import ClassSet, Drawing
-from mnist_small.classstats import answers
+from mnist_small.classanswers import ClassAnswers, Snapshot
+from mnist_small.classset import ClassSet
 from mnist_small.data import MNIST, DataError, load_mnist
 from mnist_small.summary import model_card, overview_rows
 
@@ -76,10 +75,17 @@ def class_set(url: str) -> ClassSet:
     return ClassSet(url)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def class_answers(url: str, version: tuple[int, int], folder: Path, stamp: tuple) -> tuple[list[Drawing], dict[str, np.ndarray]]:
-    """The class set as of ``version`` and every loaded model's answers on it, read once per
-    change of either (the Class view polls every few seconds; most polls change nothing)."""
-    drawings = class_set(url).all()
-    images = np.stack([d.image for d in drawings]) if drawings else np.zeros((0, 28, 28), np.float32)
-    return drawings, answers(load_models(folder)[0], images)
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _class_answers(url: str, folder: Path) -> ClassAnswers:
+    """The zoo's answers to the class set at ``url``, kept and brought up to date in place: one
+    per database and zoo, shared by every session and never pickled (it is polled every few seconds)."""
+    return ClassAnswers()
+
+
+def class_answers(url: str, folder: Path) -> Snapshot:
+    """The class set now and every loaded model's answers to it. The zoo is loaded with the
+    stamp read first, so the answers kept under a stamp never come from older weights."""
+    stamp = zoo_stamp(folder)
+    models = _load_models(folder, stamp)[0]
+    stamps = {Path(file).stem: changed for file, changed in stamp}  # a retrained +class model keeps its name, not its stamp
+    return _class_answers(url, folder).refresh(class_set(url), models, stamps, wait=1.0)
