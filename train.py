@@ -28,7 +28,7 @@ import torch
 
 from mnist_small.checkpoints import CheckpointError, meta_path, read_run
 from mnist_small.data import DataError, load_mnist
-from mnist_small.pen import TRAIN_FILE, read_pendigits
+from mnist_small.handwriting.pen import TRAIN_FILE, read_pendigits
 from mnist_small.records import RunRecord
 from mnist_small.registry import REGISTRY, with_class
 from mnist_small.settings import CHECKPOINTS_ENV, DATA_ENV, PEN_ENV, checkpoint_dir, data_dir, pen_dir

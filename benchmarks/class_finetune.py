@@ -9,7 +9,7 @@ process, one CPU thread, ``mnist-small class finetune``) and prints the wall tim
 to saved checkpoint, and the accuracy before -> after on the held-out students' drawings and on
 MNIST's test digits. Target: a <= 10k-parameter model on 300 drawings in <= 60 s.
 
-``--choose`` compares fine-tune settings (classtune.Config) the honest way, without the
+``--choose`` compares fine-tune settings (mnist_small.classroom.finetune.Config) the honest way, without the
 validation writers or the test set: the class is 10 of the 20 pen *training* writers (30
 drawings each), the gain is measured on the other 10 (60 drawings each), and forgetting on
 MNIST's last 10,000 training images, which the replay leaves out. Both halves take a turn.
@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from mnist_small.checkpoints import load_checkpoint
-from mnist_small.classset import ClassSet, Drawing
-from mnist_small.classtune import Config, finetune
+from mnist_small.classroom.finetune import Config, finetune
+from mnist_small.classset.store import ClassSet, Drawing
 from mnist_small.data import load_mnist, normalize
-from mnist_small.pen import TRAIN_WRITERS, pen_file, read_pendigits
-from mnist_small.penrender import render_set, validation_set
+from mnist_small.handwriting.pen import TRAIN_WRITERS, pen_file, read_pendigits
+from mnist_small.handwriting.render import render_set, validation_set
 from mnist_small.settings import checkpoint_dir
 from mnist_small.training import evaluate
 

@@ -12,7 +12,7 @@ what a browser sends. Each student
 1. opens the page (its first run is not in the figures); once the whole class has, the burst starts;
 2. every --every seconds, staggered evenly over the period, *draws*: sends the canvas component's
    state ``{"drawing": {"raw": <fabric JSON>, "data": "data:image/png;base64,..."}}`` with a real
-   digit (an MNIST test digit drawn the way the canvas draws, ``mnist_small.drawn``, white on
+   digit (an MNIST test digit drawn the way the canvas draws, ``mnist_small.handwriting.drawn``, white on
    black, 280x280), timed to the run's ``script_finished``; the answer ("… says <digit>") must
    have come in that run;
 3. picks the digit it meant in the segmented control ``class_label`` (a rerun of its own, as in
@@ -151,7 +151,7 @@ def digit_of(ink: np.ndarray, label: int, stroke: int = 20) -> Digit:
 def mnist_digits(data_dir: Path, n: int) -> list[Digit]:
     """``n`` MNIST test digits drawn as on the canvas (varied size, place, slant, brush)."""
     from mnist_small.data import load_mnist
-    from mnist_small.drawn import canvases
+    from mnist_small.handwriting.drawn import canvases
 
     mnist = load_mnist(data_dir, allow_download=False)
     images, labels = mnist.test_images[:n, 0], mnist.test_labels[:n].tolist()

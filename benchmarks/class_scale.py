@@ -42,10 +42,11 @@ import torch
 from PIL import Image
 
 from mnist_small.checkpoints import load_all
-from mnist_small.classanswers import ClassAnswers, Snapshot
-from mnist_small.classset import ClassSet
-from mnist_small.classstats import answers, confusion, hardest, leaderboard, misread_by, per_digit, per_student
+from mnist_small.classset.answers import ClassAnswers, Snapshot
+from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by, per_digit, per_student
+from mnist_small.classset.store import ClassSet
 from mnist_small.data import find_raw_files, load_mnist
+from mnist_small.inference import answers
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = 30

@@ -1,4 +1,4 @@
-"""Speed of drawing pen digits as the canvas does (``mnist_small.penrender``), on the CPU.
+"""Speed of drawing pen digits as the canvas does (``mnist_small.handwriting.render``), on the CPU.
 
     python -m benchmarks.pen_render --pen ../shared/pendigits [--limit 1000] [--threads 1]
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from mnist_small.pen import read_pendigits
-from mnist_small.penrender import canvas_alpha, digit_rng, random_look, render_set
+from mnist_small.handwriting.pen import read_pendigits
+from mnist_small.handwriting.render import canvas_alpha, digit_rng, random_look, render_set
 from mnist_small.preprocess import prepare
 from mnist_small.settings import pen_dir
 

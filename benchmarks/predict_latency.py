@@ -20,7 +20,7 @@ import torch
 
 from mnist_small.checkpoints import load_all
 from mnist_small.data import load_mnist
-from mnist_small.drawn import canvases
+from mnist_small.handwriting.drawn import canvases
 from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import prepare
 

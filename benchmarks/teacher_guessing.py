@@ -4,7 +4,7 @@
 
 Two parts.
 
-1. Always, in a fraction of a second: the app's back-off (``mnist_small.attempts.Lockout`` with
+1. Always, in a fraction of a second: the app's back-off (``mnist_small.classroom.lockout.Lockout`` with
    its real policies) on a simulated clock, against an attacker typing ``--rate`` codes a second
    (default 48.6: the 4,712 guesses in 97 s of issue 25, against the app without back-off) for
    ``--seconds``, then for an hour, a day and a year: from one browser, and from a new browser id
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from mnist_small.attempts import Lockout
+from mnist_small.classroom.lockout import Lockout
 
 CODE_KEY = "teacher_code_entered"
 COMPARED, HELD = "not the teacher code", "not checked"

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from . import classcli
 from .checkpoints import LoadedModel, load_all, save_run
+from .classroom import cli as classcli
 from .data import DataError, load_mnist, normalize
-from .drawn import cached_drawn_inputs
+from .handwriting.drawn import cached_drawn_inputs
+from .handwriting.pen import VALIDATION_WRITERS
+from .handwriting.render import validation_set
 from .inference import probabilities
-from .pen import VALIDATION_WRITERS
-from .penrender import validation_set
 from .preprocess import load_image, prepare
 from .records import RunRecord
 from .registry import PEN, twin

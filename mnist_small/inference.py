@@ -1,4 +1,5 @@
-"""Predictions for a prepared drawing: probabilities, feature maps and an occlusion map."""
+"""Predictions: probabilities for a prepared drawing, feature maps, an occlusion map, and every
+model's digit for a batch of images (the class set's)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from .checkpoints import LoadedModel
-from .data import MEAN, STD
+from .data import MEAN, STD, normalize
 
 
 @torch.inference_mode()
@@ -96,3 +97,16 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int, patch: int = 5) ->
     after = np.concatenate([probabilities(model, chunk) for chunk in covered.split(256)]).reshape(h, w, 10)
     image = (x[0, 0] * STD + MEAN).clamp(0, 1).numpy()
     return Occlusion(image, patch, target, np.clip(before - after[..., target], 0.0, 1.0), after)
+
+
+def answers(models: dict[str, LoadedModel], images: np.ndarray, batch: int = 500) -> dict[str, np.ndarray]:
+    """Each model's digit for each of ``images`` (N x 28 x 28 in [0, 1]), read now: a model
+    added after a drawing was kept is judged on it too."""
+    if len(images) == 0:
+        return {name: np.zeros(0, np.int64) for name in models}
+    x = normalize(torch.from_numpy(np.asarray(images, np.float32))[:, None])
+    out = {}
+    with torch.inference_mode():
+        for name, loaded in models.items():
+            out[name] = torch.cat([loaded.model(part).argmax(1) for part in x.split(batch)]).numpy()
+    return out

@@ -341,7 +341,7 @@ def with_pen(spec: ModelSpec) -> ModelSpec:
 REGISTRY.update({variant.name: variant for variant in map(with_pen, list(REGISTRY.values()))})
 
 
-# A class's own model: a zoo model fine-tuned in class mode on the class's drawings (classtune.py).
+# A class's own model: a zoo model fine-tuned in class mode on the class's drawings (classroom/finetune.py).
 # Not registered: it exists only where a class made one, as a checkpoint beside the zoo's.
 CLASS = "+class"
 

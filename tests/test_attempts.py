@@ -1,4 +1,4 @@
-"""The back-off for the teacher code (mnist_small.attempts), on a fake clock."""
+"""The back-off for the teacher code (mnist_small.classroom.lockout), on a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mnist_small.attempts import PER_BROWSER, SERVER, Lockout, Policy
+from mnist_small.classroom.lockout import PER_BROWSER, SERVER, Lockout, Policy
 
 
 class Clock:

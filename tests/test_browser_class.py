@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mnist_small.classset import ClassSet
+from mnist_small.classset.store import ClassSet
 
 from .appserver import ROOT, running_app
 from .conftest import MNIST_DIR, PEN_DIR, class_rows
@@ -35,7 +35,7 @@ def earlier_drawings(mnist) -> list[dict]:
     where the pen digits are at hand (so the leaderboard tells the models apart), else MNIST's."""
     if not (PEN_DIR / "pendigits-orig.tra").exists():
         return class_rows(mnist, 120, 10, prefix="earlier-")
-    from mnist_small.penrender import validation_set
+    from mnist_small.handwriting.render import validation_set
 
     drawn = validation_set(PEN_DIR)
     picked = [i for w in sorted(set(drawn.writers.tolist())) for i in (drawn.writers == w).nonzero().flatten()[:12].tolist()]

@@ -1,4 +1,4 @@
-"""The Class view's answers kept up to date incrementally (classanswers.ClassAnswers): each model
+"""The Class view's answers kept up to date incrementally (mnist_small.classset.answers.ClassAnswers): each model
 reads each drawing once, and the result is what a full recomputation gives. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_small import classanswers
 from mnist_small.checkpoints import load_checkpoint
-from mnist_small.classanswers import ClassAnswers, Snapshot
-from mnist_small.classset import ClassSet
-from mnist_small.classstats import answers, leaderboard, per_digit, per_student
+from mnist_small.classset import answers as classanswers
+from mnist_small.classset.answers import ClassAnswers, Snapshot
+from mnist_small.classset.leaderboard import leaderboard, per_digit, per_student
+from mnist_small.classset.store import ClassSet
+from mnist_small.inference import answers
 from mnist_small.registry import REGISTRY
 
 from .conftest import CHECKPOINTS, class_rows

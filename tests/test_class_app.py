@@ -13,8 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_small.checkpoints import load_checkpoint
-from mnist_small.classset import ClassSet
-from mnist_small.classtune import held_out_students, read_status, run_job
+from mnist_small.classroom.finetune import held_out_students
+from mnist_small.classroom.jobs import read_status, run_job
+from mnist_small.classset.store import ClassSet
 
 from .conftest import CHECKPOINTS, MNIST_DIR, class_rows, draw_on_canvas
 from .test_app import FIRST, FakeCanvas, page_text
@@ -169,7 +170,7 @@ def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(class_zoo,
 
 def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(class_zoo, monkeypatch):
     checkpoints, data = class_zoo
-    monkeypatch.setattr("mnist_small.classtune.STEPS", 20)  # a few steps: the job's path, not its result, is tested here
+    monkeypatch.setattr("mnist_small.classroom.jobs.STEPS", 20)  # a few steps: the job's path, not its result, is tested here
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["view"], at.session_state["model"], at.session_state["kind"] = "Class", SMALL, ""
     at.run()

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_small.classexport import export_set, import_folder, read_export
-from mnist_small.classset import ClassSet
+from mnist_small.classset.folder import export_set, import_folder, read_export
+from mnist_small.classset.store import ClassSet
 from mnist_small.preprocess import drawing_png
 
 

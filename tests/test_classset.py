@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from mnist_small import classset
-from mnist_small.classset import ClassSet, ClassSetError, TooSoon
+from mnist_small.classset import store as classset
+from mnist_small.classset.store import ClassSet, ClassSetError, TooSoon
 
 
 def digit_image(seed: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mnist_small.classstats import confusion, hardest, leaderboard, misread_by
+from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by
 
 LABELS = np.array([1, 7, 4, 9])
 ANSWERS = {"a": np.array([1, 1, 4, 9]), "b": np.array([1, 7, 4, 9]), "c": np.array([7, 1, 9, 9])}

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from mnist_small.classtune import FinetuneError, held_out_students, job_running, lock_path, read_status, start_job, write_status
+from mnist_small.classroom.finetune import FinetuneError, held_out_students
+from mnist_small.classroom.jobs import job_running, lock_path, read_status, start_job, write_status
 
 
 def test_a_quarter_of_the_students_are_held_out_the_same_every_time():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_small.pen import TRAIN_FILE
+from mnist_small.handwriting.pen import TRAIN_FILE
 from mnist_small.registry import PEN, REGISTRY, twin
 
 from .conftest import CHECKPOINTS, MNIST_DIR, PEN_DIR, ROOT

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_small import drawn, settings
+from mnist_small import settings
+from mnist_small.handwriting import drawn
 from mnist_small.preprocess import prepare
 
 

@@ -10,9 +10,9 @@ import re
 import pytest
 import torch
 
+from mnist_small.cards import layer_table
 from mnist_small.models import count_params
 from mnist_small.registry import PEN, REGISTRY, twin
-from mnist_small.summary import layer_table
 
 TABLES = {
     # 000_24d612c4cb02c161.txt

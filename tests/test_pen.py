@@ -16,7 +16,7 @@ import torch
 from scipy import spatial
 
 from mnist_small.data import DataError
-from mnist_small.pen import (
+from mnist_small.handwriting.pen import (
     SHA256,
     TRAIN_FILE,
     TRAIN_WRITERS,
@@ -27,7 +27,17 @@ from mnist_small.pen import (
     read_pendigits,
     split,
 )
-from mnist_small.penrender import Look, brush_ink, canvas, canvas_alpha, canvas_paths, render, render_set, smooth_path, training_set
+from mnist_small.handwriting.render import (
+    Look,
+    brush_ink,
+    canvas,
+    canvas_alpha,
+    canvas_paths,
+    render,
+    render_set,
+    smooth_path,
+    training_set,
+)
 
 from .conftest import CHECKPOINTS, MNIST_DIR, ROOT
 

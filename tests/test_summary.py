@@ -5,6 +5,18 @@ import shutil
 import numpy as np
 import pytest
 
+from mnist_small.cards import (
+    curve_histories,
+    distilled_from,
+    feature_map_layers,
+    layer_table,
+    misclassified,
+    model_card,
+    published_comparison,
+    readable_recipe,
+    stored_confusion,
+    training_augment,
+)
 from mnist_small.checkpoints import LoadedModel, load_checkpoint
 from mnist_small.published import PublishedEpoch, PublishedRun, load_published
 from mnist_small.records import EpochRecord, Misread, RunRecord
@@ -17,25 +29,15 @@ from mnist_small.summary import (
     best_reader,
     by_kind,
     comparison_rows,
-    confusion_matrix,
-    curve_histories,
-    feature_map_layers,
     fooled,
     guesses,
     hardest_digits,
     kinds,
-    layer_table,
-    misclassified,
     mistake_pairs,
     mistakes_of,
-    model_card,
     model_name,
     overview_rows,
-    published_comparison,
-    readable_recipe,
-    teacher,
     trained_on_pen,
-    training_augment,
     votes,
 )
 
@@ -127,11 +129,11 @@ def test_what_a_checkpoint_records_is_read_for_display():
     assert list(curve_histories({FIRST: loaded}, [FIRST])[FIRST]) == stored_history
     assert curve_histories({FIRST: loaded}, []) == {}
     assert [dataclasses.asdict(m) for m in misclassified(loaded)] == stored["misclassified"]
-    assert [list(row) for row in confusion_matrix(loaded)] == stored["confusion_matrix"]
+    assert [list(row) for row in stored_confusion(loaded)] == stored["confusion_matrix"]
     assert training_augment(loaded) == Recipe.from_dict(stored["recipe"]).augment
-    assert teacher(loaded) == ""
+    assert distilled_from(loaded) == ""
     distilled = next(name for name, spec in REGISTRY.items() if spec.recipe.teacher)
-    assert teacher(load_checkpoint(distilled, CHECKPOINTS)) == REGISTRY[distilled].recipe.teacher
+    assert distilled_from(load_checkpoint(distilled, CHECKPOINTS)) == REGISTRY[distilled].recipe.teacher
 
 
 def test_a_recipe_this_version_cannot_read_shows_the_registrys_augmentation(tmp_path):

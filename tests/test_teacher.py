@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_small.attempts import PER_BROWSER, Lockout, Policy
+from mnist_small.classroom.lockout import PER_BROWSER, Lockout, Policy
 
 APP = str(Path(__file__).parent.parent / "streamlit_app.py")
 CODE = "owl-river-lamp"

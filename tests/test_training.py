@@ -322,8 +322,8 @@ def test_a_pen_variant_fine_tunes_its_trained_model_with_pen_digits(run, small, 
 
 def exported_class_set(mnist, folder: Path, n: int = 20) -> Path:
     """A class set of ``n`` MNIST test digits by 4 students, exported as the Class tab does."""
-    from mnist_small.classexport import export_set
-    from mnist_small.classset import ClassSet
+    from mnist_small.classset.folder import export_set
+    from mnist_small.classset.store import ClassSet
 
     store = ClassSet(f"sqlite:///{folder / 'class.db'}")
     rows = class_rows(mnist, n, 4)

@@ -8,9 +8,9 @@ import numpy as np
 import streamlit as st
 
 from mnist_small import plots
-from mnist_small.classanswers import Snapshot
-from mnist_small.classset import ClassSetError
-from mnist_small.classstats import confusion, hardest, leaderboard, misread_by
+from mnist_small.classset.answers import Snapshot
+from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by
+from mnist_small.classset.store import ClassSetError
 
 from . import teacher
 from .context import Context, guard, log

@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.cards import curve_histories, distilled_from, fine_tuned_from
 from mnist_small.published import load_published
-from mnist_small.summary import architecture, curve_histories, fine_tuned_from, kinds, model_name, teacher
+from mnist_small.summary import architecture, kinds, model_name
 
 from .context import Context, guard
 
@@ -51,7 +52,7 @@ def show(context: Context) -> None:
                 f"Fine-tuned ({sources}): it starts from the trained model's final weights, so its epochs are counted on "
                 "after the grey line, with a new, lower learning-rate cycle."
             )
-        distilled = [name for name in picked if teacher(context.models[name])]
+        distilled = [name for name in picked if distilled_from(context.models[name])]
         if distilled:
             notes.append(
                 f"Learning from a teacher model ({', '.join(distilled)}): part of the training loss is the distance to the "

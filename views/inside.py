@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.cards import feature_map_layers
 from mnist_small.inference import feature_maps, occlusion
-from mnist_small.summary import feature_map_layers
 
 from .context import Context, guard
 

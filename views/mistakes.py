@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.cards import misclassified, stored_confusion
 from mnist_small.data import MNIST
 from mnist_small.records import Misread
-from mnist_small.summary import confusion_matrix, fooled, hardest_digits, misclassified, mistake_pairs, mistakes_of
+from mnist_small.summary import fooled, hardest_digits, mistake_pairs, mistakes_of
 
 from .context import Context, guard
 from .resources import mnist_on_disk, where_to_put_mnist
@@ -29,7 +30,7 @@ def show(context: Context) -> None:
         wrong = misclassified(context.models[context.chosen])
         st.markdown(f"**{context.chosen}** misclassifies **{len(wrong)}** of the 10,000 MNIST test images.")
         st.plotly_chart(
-            plots.confusion_heatmap(confusion_matrix(context.models[context.chosen]), "Test-set confusion matrix (mistakes only)"),
+            plots.confusion_heatmap(stored_confusion(context.models[context.chosen]), "Test-set confusion matrix (mistakes only)"),
             width="stretch",
             key="confusion",
         )

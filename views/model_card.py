@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_small import plots
+from mnist_small.cards import training_augment
 from mnist_small.data import augmentation_examples
-from mnist_small.pen import VALIDATION_WRITERS
-from mnist_small.summary import percent, training_augment
+from mnist_small.handwriting.pen import VALIDATION_WRITERS
+from mnist_small.summary import percent
 
 from .context import Context, guard
 from .resources import card_of, mnist_on_disk, where_to_put_mnist

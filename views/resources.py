@@ -10,11 +10,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from mnist_small.cards import model_card
 from mnist_small.checkpoints import LoadedModel, load_all
-from mnist_small.classanswers import ClassAnswers, Snapshot
-from mnist_small.classset import ClassSet
+from mnist_small.classset.answers import ClassAnswers, Snapshot
+from mnist_small.classset.store import ClassSet
 from mnist_small.data import MNIST, DataError, load_mnist
-from mnist_small.summary import model_card, overview_rows
+from mnist_small.summary import overview_rows
 
 from .context import log
 

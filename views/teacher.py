@@ -1,6 +1,6 @@
 """The teacher's controls on the Class tab: delete a drawing, clear the set, export it, and teach
 a model the class's handwriting. Locked by the teacher code; students never see them. Wrong codes
-make the next ones wait (mnist_small.attempts), per browser and for the whole server."""
+make the next ones wait (mnist_small.classroom.lockout), per browser and for the whole server."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_small import plots
-from mnist_small.attempts import Attempt, Lockout
-from mnist_small.classexport import export_set
-from mnist_small.classset import ClassSetError
-from mnist_small.classtune import FinetuneError, job_running, read_status, start_job
+from mnist_small.classroom.finetune import FinetuneError
+from mnist_small.classroom.jobs import job_running, read_status, start_job
+from mnist_small.classroom.lockout import Attempt, Lockout
+from mnist_small.classset.folder import export_set
+from mnist_small.classset.store import ClassSetError
 from mnist_small.registry import REGISTRY
 from mnist_small.settings import TEACHER_CODE_ENV
 from mnist_small.summary import TRAINED_ON, architecture, variant

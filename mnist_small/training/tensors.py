@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..classexport import LABELS, read_export
+from ..classset.folder import LABELS, read_export
 from ..data import MNIST, normalize
-from ..drawn import cached_drawn_inputs
-from ..pen import TRAIN_FILE, TRAIN_WRITERS, VALIDATION_WRITERS, pen_file
-from ..penrender import training_set, validation_set
+from ..handwriting.drawn import cached_drawn_inputs
+from ..handwriting.pen import TRAIN_FILE, TRAIN_WRITERS, VALIDATION_WRITERS, pen_file
+from ..handwriting.render import training_set, validation_set
 
 CLASS_SET_SHARE = 0.05  # of the training images: a class set's drawings, repeated (300 drawings are 0.5% of MNIST)
 PEN_RENDERS = 4  # distorted drawings of each training writer's digit: about one of each per epoch at a 25% share

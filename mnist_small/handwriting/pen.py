@@ -4,7 +4,7 @@
 is kept as what the pen did: one or more pen-down strokes, each a list of (x, y) points
 sampled every 100 ms. They are the styles MNIST's writers rarely use (1s with a long
 up-stroke, crossed 7s, open 4s, curly 9s), so they measure how well the models read a class
-that writes like them; ``penrender`` draws them as the app's canvas would.
+that writes like them; ``render`` draws them as the app's canvas would.
 
 Source: E. Alpaydin and F. Alimoglu, "Pen-Based Recognition of Handwritten Digits", UCI
 Machine Learning Repository, 1996/1998, doi:10.24432/C5MG6K, CC BY 4.0. The data is never
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError
-from .settings import PEN_ENV
+from ..data import DataError
+from ..settings import PEN_ENV
 
 TRAIN_FILE = "pendigits-orig.tra"  # the 30 writers' digits (the 14 writers of the .tes file are not used)
 SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"  # of TRAIN_FILE as published

@@ -1,5 +1,5 @@
-"""What the Class view shows about the class set: every model's answers on it, the leaderboard,
-a model's confusion matrix, the drawings most models misread. Pure functions of arrays."""
+"""What the Class view shows about the class set: the leaderboard, a model's confusion matrix, the
+drawings most models misread, drawings per digit and per student. Pure functions of arrays."""
 
 from __future__ import annotations
 
@@ -7,24 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from .checkpoints import LoadedModel
-from .classset import Drawing
-from .data import normalize
-
-
-def answers(models: dict[str, LoadedModel], images: np.ndarray, batch: int = 500) -> dict[str, np.ndarray]:
-    """Each model's digit for each of ``images`` (N x 28 x 28 in [0, 1]), read now: a model
-    added after a drawing was kept is judged on it too."""
-    if len(images) == 0:
-        return {name: np.zeros(0, np.int64) for name in models}
-    x = normalize(torch.from_numpy(np.asarray(images, np.float32))[:, None])
-    out = {}
-    with torch.inference_mode():
-        for name, loaded in models.items():
-            out[name] = torch.cat([loaded.model(part).argmax(1) for part in x.split(batch)]).numpy()
-    return out
+from .store import Drawing
 
 
 def leaderboard(labels: np.ndarray, predicted: dict[str, np.ndarray], keep: np.ndarray | None = None) -> list[dict]:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checkpoints import LoadedModel
-from .classset import ClassSet
-from .classstats import answers
+from ..checkpoints import LoadedModel
+from ..inference import answers
+from .store import ClassSet
 
 CHUNK = 1000  # drawings read (and run through the models) at a time: memory stays bounded however large the set
 
@@ -42,7 +42,7 @@ class Snapshot:
         return np.bincount(self.labels, minlength=10)[:10].tolist()
 
     def per_student(self) -> dict[str, int]:
-        """Drawings per anonymous browser id, most first (ties: who drew first), as classstats.per_student."""
+        """Drawings per anonymous browser id, most first (ties: who drew first), as leaderboard.per_student."""
         codes, first, counts = np.unique(self.students, return_index=True, return_counts=True)
         order = np.lexsort((first, -counts))
         return {self.student_names[codes[i]]: int(counts[i]) for i in order}

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import torch
 
-from .classexport import export_set, import_folder
-from .classset import ClassSet, ClassSetError
-from .classtune import STEPS, FinetuneError, run_job
-from .settings import DATA_ENV, DB_ENV, class_db_url, data_dir
+from ..classset.folder import export_set, import_folder
+from ..classset.store import ClassSet, ClassSetError
+from ..settings import DATA_ENV, DB_ENV, class_db_url, data_dir
+from .finetune import STEPS, FinetuneError
+from .jobs import run_job
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

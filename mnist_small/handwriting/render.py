@@ -38,10 +38,10 @@ import numpy as np
 import torch
 from scipy import ndimage, spatial
 
+from ..preprocess import prepare
+from ..settings import cache_dir
 from .drawn import CANVAS, EDGE_TOUCH, ROTATION, SIZE, SLANT, cached_images, code_key
 from .pen import PenDigit, pen_file, read_pendigits, split
-from .preprocess import prepare
-from .settings import cache_dir
 
 BRUSH = (8, 40)  # the app's brush-width slider (streamlit_app.py), canvas pixels
 MIN_SIZE_PER_WIDTH = 4  # the ink's longer side is at least this many brush widths (no blobs)

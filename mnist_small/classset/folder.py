@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .classset import ClassSet, checked_row
+from .rows import checked_row
+from .store import ClassSet
 
 LABELS = "labels.csv"
 INPUTS = "inputs.npz"
@@ -170,7 +171,7 @@ def _row(root: Path, record: dict, inputs: dict[int, np.ndarray]) -> dict:
 
 def _checked_png(png: bytes, name: str) -> Image.Image:
     """The drawing, decoded: it must be a PNG of a sensible size (it comes back out in exports)."""
-    from .preprocess import PictureError, read_picture
+    from ..preprocess import PictureError, read_picture
 
     try:
         with warnings.catch_warnings(), Image.open(io.BytesIO(png)) as header:
@@ -192,7 +193,7 @@ def _checked_png(png: bytes, name: str) -> Image.Image:
 
 def _input_of(picture: Image.Image, name: str) -> np.ndarray:
     """The model input of a drawing that came without one (a labels.csv made by hand)."""
-    from .preprocess import prepare
+    from ..preprocess import prepare
 
     prepared = prepare(picture)
     if prepared.image is None:

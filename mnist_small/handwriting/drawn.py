@@ -25,9 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoints import atomic_write
-from .preprocess import ink_box, prepare
-from .settings import cache_dir
+from ..checkpoints import atomic_write
+from ..preprocess import ink_box, prepare
+from ..settings import cache_dir
 
 CANVAS = 280
 WORK = 112  # digits are reshaped at 4x MNIST resolution, where brush widths are whole pixels
@@ -115,7 +115,7 @@ def drawn_inputs(digits: torch.Tensor, seed: int = 0) -> torch.Tensor:
 def rendering_sources() -> list[Path]:
     """The code whose output the cache holds: this module, the app's preprocessing (a module
     or a package) and data.py, which the preprocessing imports."""
-    from . import data, preprocess
+    from .. import data, preprocess
 
     entry = Path(preprocess.__file__)
     return [Path(__file__), Path(data.__file__), *(sorted(entry.parent.rglob("*.py")) if entry.name == "__init__.py" else [entry])]
