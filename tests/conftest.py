@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,3 +168,22 @@ def class_rows(mnist, n: int, students: int, prefix: str = "s") -> list[dict]:
         }
         for i in range(n)
     ]
+
+
+@pytest.fixture
+def canvas(monkeypatch: pytest.MonkeyPatch):
+    """The app's canvas under AppTest: a fake component whose ``image`` the test sets."""
+    from .apptest import FakeCanvas
+
+    fake = FakeCanvas()
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", fake.module)
+    return fake
+
+
+@pytest.fixture
+def class_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new SQLite class set for the app (MNIST_SMALL_DB), and no teacher code set."""
+    url = f"sqlite:///{tmp_path / 'class.db'}"
+    monkeypatch.setenv("MNIST_SMALL_DB", url)
+    monkeypatch.delenv("MNIST_SMALL_TEACHER_CODE", raising=False)
+    return url

@@ -4,8 +4,6 @@ import dataclasses
 import json
 import re
 import shutil
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -15,50 +13,14 @@ from streamlit.testing.v1 import AppTest
 from mnist_small.checkpoints import load_checkpoint, read_run, save_checkpoint, save_run
 from mnist_small.published import load_published
 from mnist_small.records import Misread
-from mnist_small.registry import PEN, REGISTRY, split_name, twin
+from mnist_small.registry import PEN, REGISTRY, twin
 from mnist_small.summary import hardest_digits, mistake_pairs
 
-from .conftest import CHECKPOINTS, MNIST_DIR, ROOT, draw_on_canvas, tap
+from .apptest import FIRST, chart, page_text, run_app
+from .conftest import CHECKPOINTS, MNIST_DIR, draw_on_canvas, tap
 
-APP = str(ROOT / "streamlit_app.py")
-FIRST = next(iter(REGISTRY))
 ZOO = [name for name in REGISTRY if (CHECKPOINTS / f"{name}.json").exists()]  # the shipped models, +pen twins as they are trained
 MNIST, WITH_PEN = "MNIST", "MNIST + pen writers"  # the sidebar's "Trained on" switch
-
-
-class FakeCanvas:
-    """Stands in for streamlit_drawable_canvas, which only registers inside a real browser session."""
-
-    def __init__(self):
-        self.image = None
-        self.module = types.ModuleType("streamlit_drawable_canvas")
-        self.module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=self.image, json_data=None)
-
-
-@pytest.fixture
-def canvas(monkeypatch):
-    fake = FakeCanvas()
-    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", fake.module)
-    return fake
-
-
-def run_app(view: str | None = None, model: str | None = FIRST) -> AppTest:
-    """Run the app script; ``view`` opens that tab (tabs are lazy: only the open one is built);
-    ``model`` is picked in the sidebar (None: the app's own default)."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    if view:
-        at.session_state["view"] = view
-    if model:
-        at.session_state["model"], at.session_state["kind"] = split_name(model)
-    return at.run()
-
-
-def chart(at: AppTest, key: str) -> dict:
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        if element.proto.id.endswith(key) or key in element.proto.id:
-            return spec
-    raise AssertionError(f"no plotly chart {key!r} on the page")
 
 
 def image_captions(at: AppTest) -> list[list[str]]:
@@ -78,11 +40,6 @@ def decode(values) -> np.ndarray:
         flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
         return flat.reshape([int(n) for n in str(values.get("shape", len(flat))).split(",")])
     return np.asarray(values, dtype=float)
-
-
-def page_text(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [w.value for w in at.warning] + [e.value for e in at.error]
-    return "\n".join(str(p) for p in parts).replace("<wbr>", "")  # the line-break hints in model names
 
 
 def test_empty_canvas_shows_the_hint(canvas):

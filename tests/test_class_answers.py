@@ -4,7 +4,6 @@ reads each drawing once, and the result is what a full recomputation gives. On S
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,6 +19,7 @@ from mnist_small.classset.store import ClassSet
 from mnist_small.inference import answers
 from mnist_small.registry import REGISTRY
 
+from .apptest import APP
 from .conftest import CHECKPOINTS, class_rows
 
 REAL = ("three_blocks_9.6k", "depthwise_6.5k", "ours_separable_2.0k")  # three small zoo models
@@ -185,7 +185,7 @@ def test_the_class_view_shows_the_kept_answers_and_reads_the_images_it_shows(mni
     for row in rows[4:7]:  # labelled as the digit after the one drawn: every model "misreads" them
         row["label"] = (row["label"] + 1) % 10
     ClassSet(url).import_rows(rows)
-    at = AppTest.from_file(str(Path(__file__).parent.parent / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["model"], at.session_state["kind"], at.session_state["view"] = next(iter(REGISTRY)), "", "Class"
     at.run()
 

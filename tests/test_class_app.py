@@ -17,28 +17,10 @@ from mnist_small.classroom.finetune import held_out_students
 from mnist_small.classroom.jobs import read_status, run_job
 from mnist_small.classset.store import ClassSet
 
+from .apptest import APP, FIRST, page_text, run_app
 from .conftest import CHECKPOINTS, MNIST_DIR, class_rows, draw_on_canvas
-from .test_app import FIRST, FakeCanvas, page_text
 
-APP = str(Path(__file__).parent.parent / "streamlit_app.py")
 SMALL = "three_blocks_9.6k"  # a 9,594-parameter model
-
-
-@pytest.fixture
-def class_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'class.db'}"
-    monkeypatch.setenv("MNIST_SMALL_DB", url)
-    monkeypatch.delenv("MNIST_SMALL_TEACHER_CODE", raising=False)
-    return url
-
-
-@pytest.fixture
-def canvas(monkeypatch: pytest.MonkeyPatch) -> FakeCanvas:
-    import sys
-
-    fake = FakeCanvas()
-    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", fake.module)
-    return fake
 
 
 def leaderboard(at: AppTest):
@@ -46,17 +28,9 @@ def leaderboard(at: AppTest):
     return board
 
 
-def app(view: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["model"], at.session_state["kind"] = FIRST, ""
-    if view:
-        at.session_state["view"] = view
-    return at.run()
-
-
 def test_a_label_and_the_button_keep_the_drawing(canvas, mnist, class_db):
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())  # a 7
-    at = app()
+    at = run_app()
     assert at.button(key="class_add").disabled  # no label picked yet
     at.segmented_control(key="class_label").set_value("7").run()
     at.button(key="class_add").click().run()
@@ -70,14 +44,14 @@ def test_a_label_and_the_button_keep_the_drawing(canvas, mnist, class_db):
 
 
 def test_no_digit_no_control(canvas, class_db):
-    at = app()
+    at = run_app()
     assert not at.get("segmented_control") or all(c.key != "class_label" for c in at.get("segmented_control"))
     assert not [b for b in at.button if b.key == "class_add"]
 
 
 def test_a_second_drawing_within_a_second_is_refused(canvas, mnist, class_db):
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
-    at = app()
+    at = run_app()
     for _ in range(2):
         at.segmented_control(key="class_label").set_value("7").run()
         at.button(key="class_add").click().run()
@@ -87,7 +61,7 @@ def test_a_second_drawing_within_a_second_is_refused(canvas, mnist, class_db):
 
 def test_the_class_view_lists_the_drawings_and_ranks_the_models(mnist, class_db):
     class_set_of_mnist(class_db, mnist, students=3, each=2)
-    at = app("Class")
+    at = run_app("Class")
     assert not at.exception
     assert "**6** drawings by **3** students" in page_text(at)
     board = leaderboard(at)
@@ -99,11 +73,11 @@ def test_a_broken_database_is_reported_and_drawing_still_works(canvas, mnist, tm
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"not a database" * 200)
     monkeypatch.setenv("MNIST_SMALL_DB", f"sqlite:///{broken}")
-    at = app("Class")
+    at = run_app("Class")
     assert any("cannot be reached right now" in e.value for e in at.error)
     assert str(broken) not in " ".join(e.value for e in at.error)  # where it lives is for the server log
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
-    at = app()
+    at = run_app()
     at.segmented_control(key="class_label").set_value("7").run()
     at.button(key="class_add").click().run()
     assert any("cannot be reached" in e.value for e in at.error)
@@ -113,7 +87,7 @@ def test_a_broken_database_is_reported_and_drawing_still_works(canvas, mnist, tm
 def test_the_teacher_code_unlocks_the_controls(mnist, class_db, monkeypatch):
     monkeypatch.setenv("MNIST_SMALL_TEACHER_CODE", "owl")
     ClassSet(class_db).add(b"png", mnist.test_images[0, 0].numpy() / 255, 7, "s", {})
-    at = app("Class")
+    at = run_app("Class")
     at.text_input(key="teacher_code_entered").input("cat").run()
     assert any("not the teacher code" in w.value for w in at.warning)
     at.text_input(key="teacher_code_entered").input("owl").run()

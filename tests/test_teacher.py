@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_small.classroom.lockout import PER_BROWSER, Lockout, Policy
 
-APP = str(Path(__file__).parent.parent / "streamlit_app.py")
+from .apptest import APP
+
 CODE = "owl-river-lamp"
 CODE_KEY = "teacher_code_entered"
 WRONG, HELD = "That is not the teacher code.", "this one was not checked"
