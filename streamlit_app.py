@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st
 
-from mnist_small.settings import class_db_url
+from mnist_small.settings import checkpoint_dir, class_db_url, data_dir
 from views import classroom, compare, curves, draw, inside, mistakes, model_card, zoo
 from views.context import Context
 from views.resources import load_models
@@ -28,8 +28,8 @@ from views.style import CSS
 
 HERE = Path(__file__).resolve().parent
 # read on every run, not at import: the tests point the app at other folders
-CHECKPOINTS = Path(os.environ.get("MNIST_SMALL_CHECKPOINTS", HERE / "checkpoints"))
-DATA_DIR = Path(os.environ.get("MNIST_SMALL_DATA", HERE / "data"))
+CHECKPOINTS = checkpoint_dir(HERE / "checkpoints")
+DATA_DIR = data_dir(HERE / "data")
 CLASS_DB = class_db_url(DATA_DIR)  # $MNIST_SMALL_DB, else a SQLite file in DATA_DIR/class/
 
 st.set_page_config(page_title="mnist_small: draw a digit", page_icon="✏️", layout="wide")
