@@ -25,7 +25,7 @@ from PIL import Image
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright, expect
 
-from tests.appserver import BIG_DIGIT, CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, running_app
+from benchmarks.appserver import BIG_DIGIT, CANVAS, CHROMIUM, CHROMIUM_FLAGS, HINT, running_app
 
 ONE = [(150, 40), (145, 140), (140, 245)]
 SEVEN = [(60, 50), (220, 50), (120, 250)]

@@ -122,7 +122,8 @@ class Tally:
 
 
 async def open_code_field(url: str, errors: Counter[str]):
-    from benchmarks.class_load import Stats, Tab, open_class_view
+    from benchmarks.class_students import Stats, open_class_view
+    from benchmarks.streamlit_client import Tab
 
     tab = Tab(url, errors)  # a new cookie: a new browser id
     await open_class_view(tab, Stats())
@@ -166,14 +167,13 @@ async def hammer_all(url: str, seconds: float, sessions: int, guesses, tally: Ta
 def on_server(args: argparse.Namespace) -> None:
     """Each attack on a fresh server (a new process: the back-off starts from zero), with a
     random teacher code that is never guessed: only the rate is measured."""
-    from benchmarks.class_load import Server
-    from tests.appserver import free_port
+    from benchmarks.appserver import AppServer, free_port
 
     for sessions, many in ((1, False), (args.sessions, True)):
         code = secrets.token_urlsafe(12)
         os.environ["MNIST_SMALL_TEACHER_CODE"] = code
         with tempfile.TemporaryDirectory(prefix="teacher_guessing-") as tmp:
-            server = Server(free_port(), f"sqlite:///{Path(tmp) / 'class.db'}", Path(tmp) / "server.log")
+            server = AppServer(free_port(), Path(tmp) / "server.log", {"MNIST_SMALL_DB": f"sqlite:///{Path(tmp) / 'class.db'}"})
             server.start()
             try:
                 guesses = (f"{n:04d}" for n in range(10**9))

@@ -142,7 +142,7 @@ def paper_photo(digit: np.ndarray | None, side: int, seed: int = 0, fill: float 
 # Playwright's own browser cannot be downloaded here: the browser tests use Debian's chromium.
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    from .appserver import CHROMIUM, CHROMIUM_FLAGS
+    from benchmarks.appserver import CHROMIUM, CHROMIUM_FLAGS
 
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
 

@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from benchmarks.appserver import BIG_DIGIT, CANVAS, CHROMIUM, HINT, ROOT, running_app
 from mnist_small.registry import PEN, REGISTRY
 
-from .appserver import BIG_DIGIT, CANVAS, CHROMIUM, HINT, ROOT, running_app
 from .conftest import CHECKPOINTS, MNIST_DIR, paper_photo
 
 DOCS = ROOT / "docs"

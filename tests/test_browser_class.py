@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from benchmarks.appserver import ROOT, running_app
 from mnist_small.classset.store import ClassSet
 
-from .appserver import ROOT, running_app
 from .conftest import MNIST_DIR, PEN_DIR, class_rows
 from .test_browser import assert_no_error, big_digit, draw, pytestmark  # noqa: F401 (the browser marks)
 

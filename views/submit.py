@@ -14,15 +14,16 @@ import numpy as np
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel
-from mnist_small.classset import ClassSetError, TooSoon
+from mnist_small.classset.store import ClassSetError, TooSoon
 from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import Prepared, drawing_png
 
 from .context import log
+from .cookies import XSRF_COOKIE
 from .resources import class_set
+from .style import CANVAS
 
 DIGITS = [str(d) for d in range(10)]
-XSRF_COOKIE = "_streamlit_xsrf"  # set by Streamlit once per browser, sent with every page
 
 
 def browser_id() -> str:
@@ -42,6 +43,9 @@ def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: di
     label = st.session_state.get("class_label")
     if label is None:
         st.session_state.class_outcome = ("warning", "Pick the digit you meant first, then add the drawing.")
+        return
+    if np.shape(canvas) != (CANVAS, CANVAS, 4):  # only the canvas's own, checked drawing is stored (draw.read_canvas)
+        st.session_state.class_outcome = ("warning", "Not added: that drawing is not the canvas's. Clear the canvas and draw again.")
         return
     answers = {name: int(p.argmax()) for name, p in all_probabilities(models, drawing.tensor()).items()}
     try:
