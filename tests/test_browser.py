@@ -5,27 +5,20 @@ MNIST_SMALL_REQUIRE_BROWSER=1 (set by CI), where a missing browser is a failure.
 Saves screenshots to docs/ for the README.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from benchmarks.appserver import BIG_DIGIT, CANVAS, CHROMIUM, HINT, ROOT, running_app
+from benchmarks.appserver import BIG_DIGIT, CANVAS, HINT, ROOT, running_app
 from mnist_small.registry import PEN, REGISTRY
 
+from .browser import MARKS, assert_no_error, big_digit, draw
 from .conftest import CHECKPOINTS, MNIST_DIR, paper_photo
 
 DOCS = ROOT / "docs"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("MNIST_SMALL_REQUIRE_BROWSER"),
-        reason=f"no {CHROMIUM} (apt-get install chromium)",
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +26,6 @@ def app_url():
     # MNIST on disk, when the tests have it, for the views that show training and test digits
     with running_app(env={"MNIST_SMALL_DATA": str(MNIST_DIR)} if MNIST_DIR.is_dir() else None) as url:
         yield url
-
-
-def draw(page, strokes):
-    """Draw polylines given in canvas pixels (0-280) with the mouse."""
-    canvas = page.locator(CANVAS)
-    canvas.wait_for(timeout=30_000)
-    box = canvas.bounding_box()
-    for stroke in strokes:
-        (x0, y0), rest = stroke[0], stroke[1:]
-        page.mouse.move(box["x"] + x0, box["y"] + y0)
-        page.mouse.down()
-        for x, y in rest:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=15)
-        page.mouse.up()
-
-
-def big_digit(page) -> str:
-    says = page.get_by_text(re.compile(r" says$"))
-    says.first.wait_for(timeout=20_000)
-    return page.locator(BIG_DIGIT).first.inner_text(timeout=15_000).strip()
 
 
 def pick_model(page, architecture: str, pen: bool) -> str:
@@ -70,11 +43,6 @@ def pick_model(page, architecture: str, pen: bool) -> str:
 
 def has_twin(name: str) -> bool:
     return (CHECKPOINTS / f"{name}{PEN}.json").exists()
-
-
-def assert_no_error(page):
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert "Traceback" not in page.content()
 
 
 def test_draw_switch_compare_and_curves(page, app_url):

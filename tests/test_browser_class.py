@@ -12,10 +12,11 @@ from playwright.sync_api import expect
 from benchmarks.appserver import ROOT, running_app
 from mnist_small.classset.store import ClassSet
 
+from .browser import MARKS, assert_no_error, big_digit, draw
 from .conftest import MNIST_DIR, PEN_DIR, class_rows
-from .test_browser import assert_no_error, big_digit, draw, pytestmark  # noqa: F401 (the browser marks)
 
 DOCS = ROOT / "docs"
+pytestmark = MARKS
 SEVEN = [[(60, 50), (220, 50), (120, 240)]]
 ONE = [[(130, 40), (150, 240)]]
 
