@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -187,3 +188,16 @@ def class_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("MNIST_SMALL_DB", url)
     monkeypatch.delenv("MNIST_SMALL_TEACHER_CODE", raising=False)
     return url
+
+
+def run_cli(*args, env=None) -> subprocess.CompletedProcess:
+    """``python -m mnist_small ARGS`` from the repository, with ``env`` added to the environment."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_small", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+    return proc

@@ -1,10 +1,7 @@
 """`python -m mnist_small evaluate|predict` on the shipped checkpoints."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,19 +10,7 @@ from PIL import Image
 from mnist_small.handwriting.pen import TRAIN_FILE
 from mnist_small.registry import PEN, REGISTRY, twin
 
-from .conftest import CHECKPOINTS, MNIST_DIR, PEN_DIR, ROOT
-
-
-def run_cli(*args, env=None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "mnist_small", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
-    return proc
+from .conftest import CHECKPOINTS, MNIST_DIR, PEN_DIR, run_cli
 
 
 @pytest.fixture(scope="module")

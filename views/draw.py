@@ -6,47 +6,77 @@ import io
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from mnist_small import plots
 from mnist_small.checkpoints import LoadedModel
 from mnist_small.inference import all_probabilities
-from mnist_small.preprocess import NO_DIGIT, Prepared, drawing_png, prepare
+from mnist_small.preprocess import NO_DIGIT, PictureError, Prepared, drawing_png, prepare, read_picture
+from mnist_small.preprocess.pictures import CANVAS_REFUSED, MAX_ASPECT_RATIO, read_canvas_png
+from mnist_small.summary import guesses
 
 from . import submit
 from .context import guard, log
-from .style import CANVAS, CANVAS_COLUMN
+from .style import CANVAS, CANVAS_COLUMN, CANVAS_GAP, CANVAS_TOOLBAR
+
+PREVIEW_WIDTH = 135  # px, the uploaded picture beside what the models see
 
 
-def read_canvas(image: np.ndarray | None) -> Prepared:
-    """The canvas as model input; a drawing that cannot be read is reported, not raised."""
-    if image is None:
-        return Prepared(None, message=NO_DIGIT)
+def read_canvas(canvas: object) -> tuple[Prepared, np.ndarray | None]:
+    """The canvas as model input, and the drawing itself as an RGBA array (None when there is none
+    or it was refused), decoded once per run. The value is the browser's, so anyone can send any
+    picture: only the canvas's own CANVAS x CANVAS PNG is accepted, checked from its header before
+    it is decoded; anything else is reported, not raised, and never stored."""
+    # The component's raw data URL: its image_data property decodes a value of any size, on every access.
+    url = getattr(canvas, "_image_data_url", None)
     try:
-        return prepare(image)
+        if isinstance(url, str):
+            image = read_canvas_png(url, (CANVAS, CANVAS))
+        elif url is None:
+            image = canvas.image_data  # None without a drawing; the tests' stand-in hands an array
+        else:
+            raise PictureError(f"{CANVAS_REFUSED} (It was not a data URL.)")
+        if image is None:
+            return Prepared(None, message=NO_DIGIT), None
+        if np.shape(image) != (CANVAS, CANVAS, 4):
+            raise PictureError(f"{CANVAS_REFUSED} (It was of shape {np.shape(image)}, not the canvas's own {(CANVAS, CANVAS, 4)}.)")
+    except PictureError as err:
+        log.warning("refused a canvas value: %s", err)
+        return Prepared(None, message=str(err)), None
+    try:
+        return prepare(image), image
     except Exception:
         log.exception("could not read the canvas image")
-        return Prepared(None, message="That drawing could not be read: clear the canvas and draw again.")
+        return Prepared(None, message=CANVAS_REFUSED), None
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the picture…")
-def read_upload(data: bytes, name: str) -> Prepared:
-    """An uploaded picture as model input, prepared once (every click reruns the script, and a
-    phone photo takes ~0.5 s); a file that is not an image is reported, not raised."""
+def read_upload(data: bytes, name: str) -> tuple[Prepared, bytes | None]:
+    """An uploaded picture as model input, and a small upright copy of it to show (st.image would
+    decode and shrink the whole upload on every run), read once (every click reruns the script,
+    and a phone photo takes ~0.2 s). A picture too large to read (checked from its header) or
+    not an image is reported, not raised."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return prepare(image)
+        image = read_picture(data)  # refused from its header when too large, and decoded no larger than needed
+    except PictureError as err:
+        log.info("refused the uploaded file %r: %s", name, err)
+        return Prepared(None, message=str(err).replace("The file", name, 1)), None
+    try:
+        drawing = prepare(image)
+        image.thumbnail((PREVIEW_WIDTH, PREVIEW_WIDTH * MAX_ASPECT_RATIO))
+        preview = io.BytesIO()
+        image.save(preview, format="PNG")
+        return drawing, preview.getvalue()
     except Exception as err:
         log.info("could not read the uploaded file %r: %s", name, err)
-        return Prepared(None, message=f"{name} could not be read as an image: upload a PNG or JPEG photo of one digit.")
+        return Prepared(None, message=f"{name} could not be read as an image: upload a PNG or JPEG photo of one digit."), None
 
 
 def show_pictures(box: DeltaGenerator, drawing: Prepared, upload: UploadedFile | None) -> None:
     """The uploaded photo, if any, and the 28x28 image the models see."""
     if upload is not None:
-        box.image(upload, caption=upload.name, width=135)
+        box.image(read_upload(upload.getvalue(), upload.name)[1], caption=upload.name, width=PREVIEW_WIDTH)
     caption = "What the models see: 28x28, centred like MNIST" + (f"; {drawing.note}" if drawing.note else "")
     box.image(np.kron(drawing.image, np.ones((5, 5))), caption=caption, clamp=True, width=135)
 
@@ -68,12 +98,13 @@ def show(
     from streamlit_drawable_canvas import st_canvas
 
     # The CSS in style.py places these containers: the answer beside the canvas or wrapped below it.
-    canvas_and_answer = st.container(horizontal=True, gap="large", key="canvas_and_answer")
+    canvas_and_answer = st.container(horizontal=True, gap=CANVAS_GAP, key="canvas_and_answer")
     canvas_column = canvas_and_answer.container(width=CANVAS_COLUMN)
     answer_column = canvas_and_answer.container(width="stretch", key="answer")
     with canvas_column:
-        # a line of text above the canvas gives its hover toolbar room, so it never covers the tabs
-        st.caption("Draw one digit, large. Undo, redo, reset: hover over the canvas.")
+        # moves the canvas's undo, redo and reset off the canvas, beside it (style.py says why)
+        st.container(key="canvas_toolbar").html(CANVAS_TOOLBAR, unsafe_allow_javascript=True)
+        st.caption("Draw one digit, large, with a finger or the mouse. The buttons by the canvas undo, redo and clear.")
         canvas = st_canvas(
             stroke_width=brush_width,
             stroke_color="#FFFFFF",
@@ -84,11 +115,10 @@ def show(
             return_image_data=True,
             key=canvas_key,
         )
-        drawing = read_upload(upload.getvalue(), upload.name) if upload is not None else read_canvas(canvas.image_data)
+        drawing, canvas_image = (read_upload(upload.getvalue(), upload.name)[0], None) if upload is not None else read_canvas(canvas)
         if drawing.has_digit:
             show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload)
-        if drawing.has_digit and upload is None:
-            canvas_image = canvas.image_data
+        if drawing.has_digit and canvas_image is not None:
             save_slot.download_button(
                 "Save the drawing",
                 lambda: drawing_png(canvas_image),  # made on a click, not on every rerun
@@ -104,7 +134,7 @@ def show(
         with guard("prediction"):
             show_answer(drawing, probabilities, chosen, upload)
         with guard("class set"):  # below the answer, also when a phone stacks the columns
-            submit.show(class_url, canvas.image_data if upload is None else None, drawing, models)
+            submit.show(class_url, canvas_image, drawing, guesses(probabilities))  # the checked drawing, never the browser's raw value
     return drawing, probabilities
 
 
@@ -118,7 +148,7 @@ def show_answer(drawing: Prepared, probabilities: dict[str, np.ndarray], chosen:
     elif upload is not None and not drawing.has_digit:
         st.warning(f"No digit found in {upload.name}: the picture looks blank.")
     elif not drawing.has_digit:
-        st.info("Draw a digit on the black canvas: the models will answer as soon as you lift the mouse.")
+        st.info("Draw a digit on the black canvas: the models answer as soon as you lift your finger or the mouse.")
     else:
         chosen_probabilities = probabilities[chosen]
         digit = int(chosen_probabilities.argmax())

@@ -9,15 +9,27 @@ Streamlit's own layout does most of the work; the rules here do what it cannot s
   below (on a phone both are then in view right under the canvas): both are drawn, and a
   container query on the row's width shows one.
 - Training curves: three charts that wrap, side by side on a wide screen, stacked on a phone.
+- The canvas's toolbar (CANVAS_TOOLBAR): streamlit-drawable-canvas hides it, until hovered, over
+  the canvas's top-right corner, where it swallowed every stroke started there (a phone never
+  hovers, and a mouse that presses as it arrives beats the toolbar's move up). It lives in the
+  component's shadow root, which page CSS cannot reach, so a script adds a style sheet there:
+  the toolbar always shown, in a column of its own right of the canvas, with finger-sized buttons.
 """
 
 from __future__ import annotations
 
+import json
+
 CANVAS = 280  # px, the drawing canvas's width and height
-CANVAS_COLUMN = CANVAS + 10
-LARGE_GAP = 64  # px between the items of a container with gap="large"
-ANSWER_MIN_WIDTH = 200  # px: ten readable bars; beside the canvas on a 1024 px projector with the sidebar open
-ANSWER_WRAPS_BELOW = CANVAS_COLUMN + LARGE_GAP + ANSWER_MIN_WIDTH  # px: the canvas-and-answer row's width where it wraps
+TOOLBAR_BUTTON = 36  # px, undo, redo and reset: a finger's width
+TOOLBAR_WIDTH = 6 + TOOLBAR_BUTTON + 2 * 2  # px: the gap to the canvas, the buttons and the card's padding
+CANVAS_COLUMN = CANVAS + TOOLBAR_WIDTH + 4  # the canvas and its toolbar
+PAGE_PADDING = 16  # px, Streamlit's margin left of the page's content on a phone
+# px between the canvas's column and the answer, beside it or wrapped below; with the toolbar in the
+# column, the wrap point (554 px) is what it was before the toolbar moved out of the canvas
+CANVAS_GAP = 24
+ANSWER_MIN_WIDTH = 200  # px: ten readable bars; beside the canvas on a 1024 px projector with the sidebar open (a 564 px row)
+ANSWER_WRAPS_BELOW = CANVAS_COLUMN + CANVAS_GAP + ANSWER_MIN_WIDTH  # px: the canvas-and-answer row's width where it wraps
 
 CSS = (
     "<style>"
@@ -27,7 +39,48 @@ CSS = (
     ".st-key-canvas_and_answer { container-type: inline-size }"
     f"@container (min-width: {ANSWER_WRAPS_BELOW}px) {{ div:has(> .st-key-pictures_beside) {{ display: none }} }}"
     f"@container (max-width: {ANSWER_WRAPS_BELOW - 0.5}px) {{ div:has(> .st-key-pictures_under) {{ display: none }} }}"
+    "div:has(> .st-key-canvas_toolbar) { display: none }"  # holds a script only: no gap above the canvas
     # Training curves
     "div:has(> [class*='st-key-curve-']) { flex: 1 1 260px }"
     "</style>"
 )
+
+# Inside the canvas's shadow root (streamlit-drawable-canvas 0.13's class names; tests/test_browser_strokes.py
+# checks the toolbar is beside the canvas). !important: the component's own rules for a hovered or pinned
+# toolbar are more specific. Its "send" and "edit" buttons go: the app answers on every stroke, and edit
+# mode (moving strokes) stops drawing.
+CANVAS_TOOLBAR_CSS = (
+    ".dc-toolbar { opacity: 1 !important; top: 0 !important; right: auto !important; left: 100%;"
+    " padding: 0 0 0 6px !important; transition: none !important }"
+    ".dc-toolbar-card { flex-direction: column; padding: 2px }"
+    f".dc-icon-button {{ width: {TOOLBAR_BUTTON}px; height: {TOOLBAR_BUTTON}px }}"
+    ".dc-icon-button svg { width: 20px; height: 20px }"
+    ".dc-toolbar-separator, .dc-icon-button[aria-label='Edit'],"
+    " .dc-icon-button[aria-label='Update the app with this drawing'] { display: none }"
+    # a phone too narrow for the toolbar beside the canvas (320 px) has it in a row under the canvas
+    f"@media (max-width: {PAGE_PADDING + CANVAS + TOOLBAR_WIDTH - 0.5}px) {{"
+    " .dc-toolbar { position: static !important; justify-content: flex-end; padding: 6px 0 0 !important }"
+    " .dc-toolbar-card { flex-direction: row } }"
+)
+# Adopted by each canvas's shadow root as it appears (a cleared canvas is a new one); an adopted sheet
+# outlives Streamlit's re-rendering of the root's children. Once per page: the observer outlives reruns.
+CANVAS_TOOLBAR = f"""<script>
+(() => {{
+  if (window.mnistSmallCanvasToolbar) return;
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync({json.dumps(CANVAS_TOOLBAR_CSS)});
+  window.mnistSmallCanvasToolbar = sheet;
+  const adopt = (tries) => {{
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {{
+      const root = host.shadowRoot;
+      if (!root) {{
+        if (tries > 0) requestAnimationFrame(() => adopt(tries - 1));  // attached just after the host
+      }} else if (!root.adoptedStyleSheets.includes(sheet)) {{
+        root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+      }}
+    }}
+  }};
+  new MutationObserver(() => adopt(60)).observe(document.body, {{ childList: true, subtree: true }});
+  adopt(60);
+}})();
+</script>"""

@@ -13,9 +13,7 @@ import uuid
 import numpy as np
 import streamlit as st
 
-from mnist_small.checkpoints import LoadedModel
 from mnist_small.classset.store import ClassSetError, TooSoon
-from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import Prepared, drawing_png
 
 from .context import log
@@ -37,8 +35,8 @@ def browser_id() -> str:
     return st.session_state.student
 
 
-def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
-    """The button's callback: store the drawing with every model's answer. The outcome is kept
+def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, answers: dict[str, int]) -> None:
+    """The button's callback: store the drawing with every model's answer, as the Draw tab computed it. The outcome is kept
     for the run that follows, which shows it."""
     label = st.session_state.get("class_label")
     if label is None:
@@ -47,7 +45,6 @@ def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: di
     if np.shape(canvas) != (CANVAS, CANVAS, 4):  # only the canvas's own, checked drawing is stored (draw.read_canvas)
         st.session_state.class_outcome = ("warning", "Not added: that drawing is not the canvas's. Clear the canvas and draw again.")
         return
-    answers = {name: int(p.argmax()) for name, p in all_probabilities(models, drawing.tensor()).items()}
     try:
         kept = class_set(url).add(drawing_png(canvas), drawing.image, int(label), browser_id(), answers, flag=drawing.flag)
     except TooSoon as err:
@@ -78,7 +75,7 @@ def show_outcome() -> None:
 
 
 @st.fragment  # picking the digit and adding rerun these controls only, not the models and charts
-def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
+def show(url: str, canvas: np.ndarray | None, drawing: Prepared, answers: dict[str, int]) -> None:
     """The label picker and the button, only with a digit on the canvas."""
     outcome = st.session_state.get("class_outcome")
     if outcome is not None and outcome[0] == "success":
@@ -93,7 +90,7 @@ def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[st
             key="class_add",
             disabled=label is None,
             on_click=add_to_class_set,
-            args=(url, canvas, drawing, models),
+            args=(url, canvas, drawing, answers),
             help="Keeps this drawing, with your label and every model's answer, for the Class tab. Nothing else about you is stored.",
             type="primary",
             width="stretch",

@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..data import normalize
 from .canvas import MAX_ASPECT, SLANT_RANGE, STROKE_RANGE, drop_dots, fit_box, normalise_stroke, side_by_side, straighten, stroke_width
 from .imageops import BOX, FIELD, INK, centre_by_mass, ink_box, to_grayscale
 from .photo import crop_to_page, drop_specks, light_on_dark, rulings, shrink
+from .pictures import PictureError, read_picture
 
 __all__ = [
     "BOX",
@@ -39,6 +40,7 @@ __all__ = [
     "NO_DIGIT",
     "SLANT_RANGE",
     "STROKE_RANGE",
+    "PictureError",
     "Prepared",
     "centre_by_mass",
     "crop_to_page",
@@ -51,6 +53,7 @@ __all__ = [
     "load_image",
     "normalise_stroke",
     "prepare",
+    "read_picture",
     "rulings",
     "shrink",
     "side_by_side",
@@ -95,16 +98,9 @@ def prepare(image: np.ndarray | Image.Image) -> Prepared:
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """Open an image file, with a clear error for a missing or unreadable one."""
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img
-    except FileNotFoundError as err:
-        raise ValueError(f"{path}: no such file") from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+    """Open an image file within bounds (``read_picture``): a missing, unreadable, truncated or
+    oversized file raises PictureError, a ValueError with a clear message."""
+    return read_picture(path)
 
 
 def drawing_png(image: np.ndarray | Image.Image) -> bytes:
