@@ -2,7 +2,7 @@
 
     streamlit run streamlit_app.py
 
-The page, the sidebar and the tabs; each tab is a module in ``views/`` and every computation
+The page, the sidebar and the tabs; each tab is a module in ``views/tabs/`` and every computation
 lives in the ``mnist_small`` package. Settings: MNIST_SMALL_CHECKPOINTS (default
 ./checkpoints) and MNIST_SMALL_DATA (default ./data, a folder with MNIST/raw/ for the
 training digits of the model card and the misclassified test digits).
@@ -20,11 +20,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st
 
 from mnist_small.settings import checkpoint_dir, class_db_url, data_dir
-from views import classroom, compare, curves, draw, inside, mistakes, model_card, zoo
 from views.context import Context
 from views.resources import load_models
 from views.sidebar import pick_model
 from views.style import CSS
+from views.tabs import classroom, compare, curves, draw, inside, mistakes, model_card, zoo
 
 HERE = Path(__file__).resolve().parent
 # read on every run, not at import: the tests point the app at other folders

@@ -12,10 +12,10 @@ a normal picture once; what is measured is above that baseline: wall time, CPU t
 system, all threads: on a busy machine the honest figure) and the rise of the peak resident memory
 (the high-water mark VmHWM, reset once the baseline is loaded). The paths:
 
-- app upload: ``views.draw.read_upload`` (the sidebar's picture) and what the Draw tab shows of the
+- app upload: ``views.tabs.draw.read_upload`` (the sidebar's picture) and what the Draw tab shows of the
   upload: ``st.image`` is called twice per run (under the canvas and beside the answer), which
   decodes and shrinks what it is given (``image_to_url``, run here outside a server);
-- app canvas: ``views.draw.read_canvas`` on the component's value (a data URL) and the PNG that the
+- app canvas: ``views.tabs.draw.read_canvas`` on the component's value (a data URL) and the PNG that the
   class set would store (``drawing_png``);
 - cli predict: ``mnist_small.__main__.predict_file``, what ``python -m mnist_small predict`` runs
   for each file.
@@ -121,7 +121,7 @@ def run_path(path: str, version: str, file: Path, digit: int | None, models: dic
                 shown(io.BytesIO(data))  # show_pictures, under the canvas and beside the answer
                 shown(io.BytesIO(data))
         else:
-            from views.draw import read_upload
+            from views.tabs.draw import read_upload
 
             prepared = read_upload(data, file.name)[0]
             if prepared.has_digit:
@@ -134,7 +134,7 @@ def run_path(path: str, version: str, file: Path, digit: int | None, models: dic
         prepared = prepare(images[0])
         stored = len(drawing_png(images[2]))
     else:
-        from views.draw import read_canvas
+        from views.tabs.draw import read_canvas
 
         prepared, image = read_canvas(types.SimpleNamespace(_image_data_url=url))
         stored = len(drawing_png(image)) if image is not None else 0
@@ -203,7 +203,7 @@ def worker(path: str, version: str, file: Path, digit: int | None) -> dict:
     walls, cpus = [], []
     for _ in range(REPEATS):
         if path == "app upload" and version == "after":
-            from views.draw import read_upload
+            from views.tabs.draw import read_upload
 
             read_upload.clear()  # each run a first read, as for a new upload
         cpu, wall = cpu_seconds(), time.perf_counter()

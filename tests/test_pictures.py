@@ -276,8 +276,8 @@ def test_an_odd_canvas_value_is_refused(value, decoded, loads):
 
 
 def test_the_app_refuses_an_odd_canvas_value_and_keeps_nothing(mnist):
-    """views.draw.read_canvas on the component's raw value: refused, with a message, no drawing to store."""
-    from views.draw import read_canvas
+    """views.tabs.draw.read_canvas on the component's raw value: refused, with a message, no drawing to store."""
+    from views.tabs.draw import read_canvas
 
     good = canvas_url(Image.fromarray(draw_on_canvas(mnist.test_images[SEVEN, 0].numpy()), "RGBA"))
     drawing, image = read_canvas(types.SimpleNamespace(_image_data_url=good))
@@ -309,7 +309,7 @@ def test_the_draw_tab_shows_a_refused_canvas_value_and_offers_nothing_to_keep(mo
 
 
 def test_an_upload_is_refused_from_its_header_and_shown_small(mnist, loads):
-    from views.draw import PREVIEW_WIDTH, read_upload
+    from views.tabs.draw import PREVIEW_WIDTH, read_upload
 
     drawing, preview = read_upload(png_claiming(20_000, 20_000), "huge.png")
     assert not drawing.has_digit and preview is None and loads == []

@@ -42,7 +42,7 @@ def class_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def use_lockout(monkeypatch: pytest.MonkeyPatch, clock: Clock, server: Policy) -> Lockout:
     """The server's one Lockout, replaced for this test (the real one lives in st.cache_resource)."""
-    from views import teacher
+    from views.tabs import teacher
 
     box = Lockout(PER_BROWSER, server, clock=clock)
     monkeypatch.setattr(teacher, "lockout", lambda: box)
@@ -146,7 +146,7 @@ def test_wrong_codes_are_logged_with_the_browser_and_the_count_never_the_code(cl
 def test_the_real_app_shares_one_lockout_between_sessions(class_mode):
     """Not replaced: the app's own st.cache_resource Lockout is one for every session."""
     first, second = page("browser-1"), page("browser-2")
-    from views import teacher
+    from views.tabs import teacher
 
     teacher.lockout.clear()
     box = teacher.lockout()

@@ -11,8 +11,8 @@ from mnist_small import plots
 from mnist_small.registry import PEN
 from mnist_small.summary import TRAINED_ON, by_kind, comparison_rows, guesses, votes
 
-from .context import Context, guard
-from .resources import card_of
+from ..context import Context, guard
+from ..resources import card_of
 
 
 def agreement(guessed: dict[str, int], group: str = "") -> None:

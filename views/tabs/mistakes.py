@@ -13,8 +13,8 @@ from mnist_small.data import MNIST
 from mnist_small.records import Misread
 from mnist_small.summary import fooled, hardest_digits, mistake_pairs, mistakes_of
 
-from .context import Context, guard
-from .resources import mnist_on_disk, where_to_put_mnist
+from ..context import Context, guard
+from ..resources import mnist_on_disk, where_to_put_mnist
 
 
 def show_test_digits(mnist: MNIST, indices: list[int], captions: list[str]) -> None:

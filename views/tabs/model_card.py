@@ -11,8 +11,8 @@ from mnist_small.data import augmentation_examples
 from mnist_small.handwriting.pen import VALIDATION_WRITERS
 from mnist_small.summary import percent
 
-from .context import Context, guard
-from .resources import card_of, mnist_on_disk, where_to_put_mnist
+from ..context import Context, guard
+from ..resources import card_of, mnist_on_disk, where_to_put_mnist
 
 CREDIT = (
     'Pen digits: E. Alpaydin and F. Alimoglu, "Pen-Based Recognition of Handwritten Digits", UCI Machine Learning '

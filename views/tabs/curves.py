@@ -10,7 +10,7 @@ from mnist_small.cards import curve_histories, distilled_from, fine_tuned_from
 from mnist_small.published import load_published
 from mnist_small.summary import architecture, kinds, model_name
 
-from .context import Context, guard
+from ..context import Context, guard
 
 
 @st.fragment  # picking models reruns this view only, not the page

@@ -25,9 +25,9 @@ from mnist_small.registry import REGISTRY
 from mnist_small.settings import TEACHER_CODE_ENV
 from mnist_small.summary import TRAINED_ON, architecture, variant
 
-from .context import Context, log
-from .resources import class_set
-from .submit import browser_id
+from ..context import Context, log
+from ..resources import class_set
+from ..submit import browser_id
 
 CODE_KEY = "teacher_code_entered"
 

@@ -16,9 +16,9 @@ from mnist_small.preprocess import NO_DIGIT, PictureError, Prepared, drawing_png
 from mnist_small.preprocess.pictures import CANVAS_REFUSED, MAX_ASPECT_RATIO, read_canvas_png
 from mnist_small.summary import guesses
 
-from . import submit
-from .context import guard, log
-from .style import CANVAS, CANVAS_COLUMN, CANVAS_GAP, CANVAS_TOOLBAR
+from .. import submit
+from ..context import guard, log
+from ..style import CANVAS, CANVAS_COLUMN, CANVAS_GAP, CANVAS_TOOLBAR
 
 PREVIEW_WIDTH = 135  # px, the uploaded picture beside what the models see
 

@@ -9,7 +9,7 @@ from mnist_small import plots
 from mnist_small.cards import feature_map_layers
 from mnist_small.inference import feature_maps, occlusion
 
-from .context import Context, guard
+from ..context import Context, guard
 
 
 @st.fragment  # picking a layer reruns this view only, not the page

@@ -7,8 +7,8 @@ import streamlit as st
 
 from mnist_small import plots
 
-from .context import Context, guard
-from .resources import overview_of
+from ..context import Context, guard
+from ..resources import overview_of
 
 FIGURES = {  # the chart's y: the row's key, and its axis title
     "real handwriting": ("pen accuracy", "reads real handwriting (%)"),

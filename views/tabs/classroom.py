@@ -12,9 +12,9 @@ from mnist_small.classset.answers import Snapshot
 from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by
 from mnist_small.classset.store import ClassSetError
 
+from ..context import Context, guard, log
+from ..resources import class_answers, class_set
 from . import teacher
-from .context import Context, guard, log
-from .resources import class_answers, class_set
 
 REFRESH = 3  # seconds between updates of the live view: new drawings appear without a click
 
