@@ -4,9 +4,7 @@
     python -m benchmarks.hostile_inputs --table FILE ...   (the Markdown table of docs/hostile-inputs.md)
     python -m benchmarks.hostile_inputs --messages 100     (the largest WebSocket messages, in Chromium)
 
-The cases themselves are in benchmarks/hostile_cases.py.
-
-Each case is made on the fly (nothing big is kept) and run in a fresh subprocess per read path
+Each case (benchmarks/hostile_cases.py) is made on the fly (nothing big is kept) and run in a fresh subprocess per read path
 and version, after that process has imported the app's modules, loaded every checkpoint and read
 a normal picture once; what is measured is above that baseline: wall time, CPU time (user +
 system, all threads: on a busy machine the honest figure) and the rise of the peak resident memory
