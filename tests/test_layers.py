@@ -98,3 +98,19 @@ def test_the_package_stays_small_enough_to_read():
     assert len(top_level) <= MAX_TOP_LEVEL, top_level
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert set(long) <= LONG_BY_DATA, long
+
+
+def test_benchmarks_stay_readable_and_never_import_the_tests():
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        assert len(path.read_text().splitlines()) <= 400, path.name
+        assert not any(name.split(".")[0] == "tests" for name in imports_of_anything(path)), f"{path.name} imports from tests/"
+
+
+def imports_of_anything(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
