@@ -183,12 +183,13 @@ def test_an_uploaded_photo_of_a_digit_on_paper_is_read(page, app_url, mnist, tmp
     page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(photo))
     page.get_by_text("Reading the uploaded").wait_for(timeout=20_000)
     assert big_digit(page) == "7"
+    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=20_000)  # the bars, not their placeholder
     page.wait_for_timeout(500)
     page.screenshot(path=str(DOCS / "app-upload.png"))
     broken = tmp_path / "notes.png"
     broken.write_text("not a picture")
     page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(broken))
-    page.get_by_text("notes.png could not be read as an image").wait_for(timeout=20_000)
+    page.get_by_text("notes.png is not a readable image").wait_for(timeout=20_000)
     assert_no_error(page)
 
 
