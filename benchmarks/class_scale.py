@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def figures(kept: Snapshot, chosen: str) -> None:
     confusion(kept.labels[keep], kept.answers[chosen][keep])
     hardest(kept.labels, kept.answers)
     misread_by(kept.labels, kept.answers)
-    kept.per_digit(), kept.per_student()
+    per_digit(kept.labels), per_student(kept.students, kept.student_names)
 
 
 def cpu_ms(work: Callable[[], object]) -> float:
@@ -172,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
                 leaderboard(labels_now, predicted, keep)
                 confusion(labels_now[keep], predicted[chosen][keep])
                 hardest(labels_now, predicted)
-                per_digit(drawings), per_student(drawings)
+                (
+                    Counter(d.label for d in drawings),
+                    Counter(d.student for d in drawings).most_common(),
+                )  # the old per-digit and per-student counts
                 cached.append((drawings, predicted))
 
             print(f"before_ms: {cpu_ms(old):.0f} (ClassSet.all + every model on every drawing)")

@@ -38,15 +38,6 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def per_digit(self) -> list[int]:
-        return np.bincount(self.labels, minlength=10)[:10].tolist()
-
-    def per_student(self) -> dict[str, int]:
-        """Drawings per anonymous browser id, most first (ties: who drew first), as leaderboard.per_student."""
-        codes, first, counts = np.unique(self.students, return_index=True, return_counts=True)
-        order = np.lexsort((first, -counts))
-        return {self.student_names[codes[i]]: int(counts[i]) for i in order}
-
 
 EMPTY = Snapshot(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int32), ())
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_small import plots
 from mnist_small.classset.answers import Snapshot
-from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by
+from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by, per_digit, per_student
 from mnist_small.classset.store import ClassSetError
 
 from ..context import Context, guard, log
@@ -47,13 +47,13 @@ def plural(n: int, word: str) -> str:
 
 def show_set(context: Context, url: str, kept: Snapshot) -> None:
     labels, flagged, predicted = kept.labels, kept.flagged, kept.answers
-    students = kept.per_student()
+    students = per_student(kept.students, kept.student_names)
     st.markdown(
         f"**{len(kept)}** {plural(len(kept), 'drawing')} by **{len(students)}** {plural(len(students), 'student')}"
         + (f"; {int(flagged.sum())} flagged by the preprocessing (a dot, a scribble, two digits)" if flagged.any() else "")
     )
     left, right = st.columns([3, 2])
-    left.plotly_chart(plots.digit_counts(kept.per_digit(), "Drawings per digit"), width="stretch", key="class_counts")
+    left.plotly_chart(plots.digit_counts(per_digit(kept.labels), "Drawings per digit"), width="stretch", key="class_counts")
     right.dataframe(
         {"student": [f"student {i + 1}" for i in range(len(students))], "drawings": list(students.values())}, height=260, hide_index=True
     )
