@@ -19,7 +19,6 @@ from mnist_small.preprocess import Prepared, drawing_png
 from .context import log
 from .cookies import XSRF_COOKIE
 from .resources import class_set
-from .style import CANVAS
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -36,14 +35,12 @@ def browser_id() -> str:
 
 
 def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, answers: dict[str, int]) -> None:
-    """The button's callback: store the drawing with every model's answer, as the Draw tab computed it. The outcome is kept
+    """The button's callback: store the drawing (the canvas as draw.read_canvas checked it) with every
+    model's answer, as the Draw tab computed it. The outcome is kept
     for the run that follows, which shows it."""
     label = st.session_state.get("class_label")
     if label is None:
         st.session_state.class_outcome = ("warning", "Pick the digit you meant first, then add the drawing.")
-        return
-    if np.shape(canvas) != (CANVAS, CANVAS, 4):  # only the canvas's own, checked drawing is stored (draw.read_canvas)
-        st.session_state.class_outcome = ("warning", "Not added: that drawing is not the canvas's. Clear the canvas and draw again.")
         return
     try:
         kept = class_set(url).add(drawing_png(canvas), drawing.image, int(label), browser_id(), answers, flag=drawing.flag)

@@ -73,10 +73,10 @@ def read_upload(data: bytes, name: str) -> tuple[Prepared, bytes | None]:
         return Prepared(None, message=f"{name} could not be read as an image: upload a PNG or JPEG photo of one digit."), None
 
 
-def show_pictures(box: DeltaGenerator, drawing: Prepared, upload: UploadedFile | None) -> None:
-    """The uploaded photo, if any, and the 28x28 image the models see."""
-    if upload is not None:
-        box.image(read_upload(upload.getvalue(), upload.name)[1], caption=upload.name, width=PREVIEW_WIDTH)
+def show_pictures(box: DeltaGenerator, drawing: Prepared, upload: UploadedFile | None, preview: bytes | None) -> None:
+    """The uploaded photo's ``preview``, if any, and the 28x28 image the models see."""
+    if upload is not None and preview is not None:
+        box.image(preview, caption=upload.name, width=PREVIEW_WIDTH)
     caption = "What the models see: 28x28, centred like MNIST" + (f"; {drawing.note}" if drawing.note else "")
     box.image(np.kron(drawing.image, np.ones((5, 5))), caption=caption, clamp=True, width=135)
 
@@ -115,9 +115,12 @@ def show(
             return_image_data=True,
             key=canvas_key,
         )
-        drawing, canvas_image = (read_upload(upload.getvalue(), upload.name)[0], None) if upload is not None else read_canvas(canvas)
+        if upload is not None:  # read once per run: its cache key hashes the whole file
+            (drawing, preview), canvas_image = read_upload(upload.getvalue(), upload.name), None
+        else:
+            (drawing, canvas_image), preview = read_canvas(canvas), None
         if drawing.has_digit:
-            show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload)
+            show_pictures(st.container(horizontal=True, gap="small", key="pictures_under"), drawing, upload, preview)
         if drawing.has_digit and canvas_image is not None:
             save_slot.download_button(
                 "Save the drawing",
@@ -132,13 +135,15 @@ def show(
     with answer_column:
         submit.show_outcome()  # "Added ...": the first thing a student sees after adding
         with guard("prediction"):
-            show_answer(drawing, probabilities, chosen, upload)
+            show_answer(drawing, probabilities, chosen, upload, preview)
         with guard("class set"):  # below the answer, also when a phone stacks the columns
             submit.show(class_url, canvas_image, drawing, guesses(probabilities))  # the checked drawing, never the browser's raw value
     return drawing, probabilities
 
 
-def show_answer(drawing: Prepared, probabilities: dict[str, np.ndarray], chosen: str, upload: UploadedFile | None) -> None:
+def show_answer(
+    drawing: Prepared, probabilities: dict[str, np.ndarray], chosen: str, upload: UploadedFile | None, preview: bytes | None
+) -> None:
     """The chosen model's answer in large type beside what the models see, and its ten probabilities;
     or why there is no answer."""
     if upload is not None:
@@ -153,7 +158,9 @@ def show_answer(drawing: Prepared, probabilities: dict[str, np.ndarray], chosen:
         chosen_probabilities = probabilities[chosen]
         digit = int(chosen_probabilities.argmax())
         pictures_and_answer = st.container(horizontal=True, gap="medium", vertical_alignment="center")
-        show_pictures(pictures_and_answer.container(horizontal=True, gap="small", width="content", key="pictures_beside"), drawing, upload)
+        show_pictures(
+            pictures_and_answer.container(horizontal=True, gap="small", width="content", key="pictures_beside"), drawing, upload, preview
+        )
         pictures_and_answer.container(key="verdict").markdown(
             f"<div style='font-size:1.4rem;overflow-wrap:anywhere'>{chosen.replace('_', '_<wbr>').replace('+', '<wbr>+')} says</div><div style='font-size:6rem;font-weight:700;line-height:1'>{digit}</div>"
             f"<div style='font-size:1.4rem'>with {100 * chosen_probabilities[digit]:.1f}% confidence</div>",
