@@ -31,6 +31,9 @@ psql_admin() { (cd / && runuser -u postgres -- psql -p "$port" -X -q -t -A -v ON
 psql_admin <<'SQL'
 SELECT 'CREATE ROLE mnist_small' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mnist_small') \gexec
 ALTER ROLE mnist_small LOGIN CREATEDB PASSWORD 'mnist_small';
+-- the fixtures drop each test's database WITH (FORCE), which must end an autovacuum worker that
+-- happens to be in it (a process of no role): that takes pg_signal_backend
+GRANT pg_signal_backend TO mnist_small;
 SELECT 'CREATE DATABASE mnist_small OWNER mnist_small' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'mnist_small') \gexec
 SQL
 

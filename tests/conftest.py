@@ -34,8 +34,8 @@ def mnist():
 
 
 def pg_admin_url() -> str:
-    """MNIST_SMALL_TEST_PG, a PostgreSQL URL whose role may create databases (.ci/postgres.sh
-    prints one); skips without it, or fails when MNIST_SMALL_REQUIRE_PG=1 (set by CI)."""
+    """MNIST_SMALL_TEST_PG, a PostgreSQL URL whose role may create databases and end other
+    sessions in them (CREATEDB, pg_signal_backend: .ci/postgres.sh makes such a role and prints its URL); skips without it, or fails when MNIST_SMALL_REQUIRE_PG=1 (set by CI)."""
     url = os.environ.get("MNIST_SMALL_TEST_PG")
     if not url:
         reason = "no PostgreSQL: set MNIST_SMALL_TEST_PG to a URL such as the last line of .ci/postgres.sh"
