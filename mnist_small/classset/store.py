@@ -14,68 +14,31 @@ drawing imported twice one row. The folder format (export and import) is ``folde
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import (
-    Column,
-    Float,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    SmallInteger,
-    String,
-    Table,
-    Text,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from .rows import MAX_STUDENT, checked_row, digest_of, image_of, pixels_of
+from .rows import checked_row, digest_of, image_of, pixels_of
+from .schema import DEFAULT_CLASS, SCHEMA_VERSION, SchemaError, bring_up_to_date, classes, drawings, limits, normalize_code, schema_info
 
-SCHEMA_VERSION = 2  # 1: drawings; 2: a digest per drawing (imports are idempotent) and the rate-limit table
+__all__ = ["DEFAULT_CLASS", "SCHEMA_VERSION", "ClassClosed", "ClassInfo", "ClassSet", "ClassSetError", "Drawing", "TooSoon"]
+__all__ += ["drawings", "normalize_code", "schema_info"]
+
 MIN_INTERVAL = 1.0  # seconds between two submissions of one browser: a flood is refused, not stored
 DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}  # the two databases whose upsert the rate limit uses
 
 log = logging.getLogger(__name__)
-
-metadata = MetaData()
-schema_info = Table("schema_info", metadata, Column("key", String(32), primary_key=True), Column("value", String(64), nullable=False))
-drawings = Table(
-    "drawings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created", Float, nullable=False),  # Unix seconds: the same on every database
-    Column("student", String(32), nullable=False, index=True),  # an anonymous per-browser id
-    Column("label", SmallInteger, nullable=False),
-    Column("flag", String(16)),  # None, or one of FLAGS
-    Column("answers", Text, nullable=False),  # JSON {model name: digit} at the moment it was added
-    Column("pixels", LargeBinary, nullable=False),  # the 28x28 model input, uint8
-    Column("png", LargeBinary, nullable=False),  # the canvas as drawn
-    Column("digest", String(64)),  # of the fields above but id: the same drawing imported twice is one row
-    Index("drawings_digest", "digest", unique=True),
-)
-# When each browser last added a drawing: one row per student, updated only if a second has
-# passed, in the insert's own transaction, so the limit holds across processes and replicas.
-limits = Table("limits", metadata, Column("student", String(MAX_STUDENT), primary_key=True), Column("last_added", Float, nullable=False))
 
 
 class ClassSetError(RuntimeError):
@@ -84,6 +47,10 @@ class ClassSetError(RuntimeError):
 
 class TooSoon(ClassSetError):
     """A browser submitted again within ``MIN_INTERVAL`` seconds."""
+
+
+class ClassClosed(ClassSetError):
+    """The class takes no drawings: the teacher has not opened it, or has closed it."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +66,22 @@ class Drawing:
     image: np.ndarray = field(repr=False)
 
 
-class ClassSet:
-    """The drawings of one class, in the database at ``url``. Safe to share between threads."""
+@dataclass(frozen=True)
+class ClassInfo:
+    """One class of the database: its code, when it was opened first, whether it takes drawings, how many it has."""
 
-    def __init__(self, url: str) -> None:
+    code: str
+    created: float
+    is_open: bool
+    drawings: int
+
+
+class ClassSet:
+    """The drawings of one class (``code``) in the database at ``url``. Safe to share between
+    threads; ``in_class`` gives another class of the same database on the same connections."""
+
+    def __init__(self, url: str, code: str = DEFAULT_CLASS) -> None:
+        self.code = normalize_code(code)
         try:
             parsed = make_url(url)
         except ArgumentError as err:
@@ -119,19 +98,27 @@ class ClassSet:
             raise ClassSetError(f"cannot use the class set database {self.where}: {err}") from err
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_settings)
-        self._ready = False
+        self._schema = _SchemaState()
+
+    def in_class(self, code: str) -> ClassSet:
+        """The class ``code`` of the same database, sharing this one's connections (ValueError for a bad code)."""
+        other = copy.copy(self)  # the engine and the schema state are shared, not copied
+        other.code = normalize_code(code)
+        return other
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """One transaction on a database whose schema is known to be there; any database error
         becomes a ClassSetError that says where the class set is."""
         try:
-            if not self._ready:
+            if not self._schema.ready:
                 self._create_schema()
             with self.engine.begin() as connection:
                 yield connection
         except ClassSetError:
             raise
+        except SchemaError as err:
+            raise ClassSetError(str(err)) from err
         except (SQLAlchemyError, OSError) as err:
             reason = getattr(err, "orig", None) or err
             raise ClassSetError(f"the class set at {self.where} cannot be used: {reason}") from err
@@ -140,43 +127,59 @@ class ClassSet:
         for attempt in range(2):  # two sessions or processes creating it at once: the loser finds it made
             try:
                 with self.engine.begin() as connection:
-                    self._bring_up_to_date(connection)
+                    bring_up_to_date(connection, self.where)
                 break
             except (IntegrityError, OperationalError, ProgrammingError):  # "already exists", a version row clash
                 if attempt:
                     raise
-        self._ready = True
+        self._schema.ready = True
 
-    def _bring_up_to_date(self, connection: Connection) -> None:
-        """Create the schema, or migrate an older one step by step, in the caller's transaction."""
-        if not inspect(connection).has_table("schema_info"):
-            metadata.create_all(connection)
-            connection.execute(insert(schema_info).values(key="version", value=str(SCHEMA_VERSION)))
-            return
-        stored = connection.scalar(select(schema_info.c.value).where(schema_info.c.key == "version"))
-        try:
-            version = int(stored)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            version = -1
-        if version > SCHEMA_VERSION:
-            raise ClassSetError(f"the class set at {self.where} was made by a newer mnist_small (schema {version}); upgrade to use it")
-        if version not in MIGRATIONS and version != SCHEMA_VERSION:
-            raise ClassSetError(
-                f"the class set at {self.where} has an unreadable schema version ({stored!r}): not a class set of mnist_small"
-            )
-        while version < SCHEMA_VERSION:
-            MIGRATIONS[version](connection)
-            version += 1
-            log.info("class set at %s migrated to schema %d", self.where, version)
-        connection.execute(update(schema_info).where(schema_info.c.key == "version").values(value=str(version)))
-        metadata.create_all(connection)  # tables a migration did not need to touch
+    @property
+    def _mine(self):
+        return drawings.c.class_code == self.code
+
+    # ---- the classes of the database ---------------------------------------------------------
+
+    def classes(self) -> list[ClassInfo]:
+        """Every class of the database, the default first, then by code."""
+        counts = select(drawings.c.class_code, func.count().label("n")).group_by(drawings.c.class_code).subquery()
+        query = select(classes, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.class_code == classes.c.code)
+        with self._transaction() as connection:
+            rows = connection.execute(query).all()
+        found = [ClassInfo(r.code, r.created, bool(r.is_open), int(r[-1])) for r in rows]
+        return sorted(found, key=lambda c: (c.code != DEFAULT_CLASS, c.code))
+
+    def is_open(self) -> bool:
+        """True if this class takes drawings (the default class always does)."""
+        if self.code == DEFAULT_CLASS:
+            return True
+        with self._transaction() as connection:
+            return bool(connection.scalar(select(classes.c.is_open).where(classes.c.code == self.code)))
+
+    def open_class(self) -> None:
+        """Open this class for drawings, creating it if it is new."""
+        with self._transaction() as connection:
+            if connection.execute(update(classes).where(classes.c.code == self.code).values(is_open=True)).rowcount == 0:
+                connection.execute(insert(classes).values(code=self.code, created=time.time(), is_open=True))
+
+    def close_class(self) -> None:
+        """This class takes no more drawings; it keeps the ones it has. The default class cannot be closed."""
+        if self.code == DEFAULT_CLASS:
+            raise ValueError("the default class is always open: it is the class of every page without a class code")
+        with self._transaction() as connection:
+            connection.execute(update(classes).where(classes.c.code == self.code).values(is_open=False))
+
+    # ---- the drawings of this class ----------------------------------------------------------
 
     def add(self, png: bytes, image: np.ndarray, label: int, student: str, answers: dict[str, int], flag: str | None = None) -> Drawing:
         """Keep a drawing; returns it once committed. Raises TooSoon if ``student`` added one
-        less than MIN_INTERVAL seconds ago, ValueError for a field that cannot be."""
+        less than MIN_INTERVAL seconds ago, ClassClosed if the class takes no drawings,
+        ValueError for a field that cannot be."""
         now = time.time()
         row = checked_row(label, student, flag, answers, now) | {"pixels": pixels_of(image), "png": png}
         with self._transaction() as connection:
+            if self.code != DEFAULT_CLASS and not connection.scalar(select(classes.c.is_open).where(classes.c.code == self.code)):
+                raise ClassClosed(f"class {self.code} is not open: ask your teacher to open it")
             # the rate limit and the insert in one transaction: the row lock (PostgreSQL) or the
             # write lock (SQLite) makes a second process wait, then see this one's time
             dialect = DIALECTS[connection.dialect.name]
@@ -189,14 +192,14 @@ class ClassSet:
             if connection.execute(stamp).first() is None:
                 last = connection.scalar(select(limits.c.last_added).where(limits.c.student == row["student"])) or now
                 raise TooSoon(f"one drawing per second: wait {max(MIN_INTERVAL - (now - last), 0.1):.1f} s")
-            stored = row | {"answers": json.dumps(row["answers"]), "digest": digest_of(row)}
+            stored = row | {"answers": json.dumps(row["answers"]), "digest": digest_of(row), "class_code": self.code}
             new_id = connection.execute(insert(drawings).values(**stored).returning(drawings.c.id)).scalar_one()
         return Drawing(new_id, now, row["student"], row["label"], row["flag"], row["answers"], image_of(row["pixels"]))
 
     def version(self) -> tuple[int, int]:
         """(number of drawings, highest id): changes whenever a drawing is added or removed."""
         with self._transaction() as connection:
-            count, top = connection.execute(select(func.count(), func.max(drawings.c.id)).select_from(drawings)).one()
+            count, top = connection.execute(select(func.count(), func.max(drawings.c.id)).where(self._mine)).one()
         return int(count), int(top or 0)
 
     # ---- reads for the Class view's incremental answers (answers.py): columns, never the PNGs ----
@@ -205,8 +208,9 @@ class ClassSet:
         """The first ``limit`` drawings with an id above ``after_id``, oldest first, as columns:
         ``id``, ``created``, ``label``, ``flag`` (str or None), ``student`` and ``pixels`` (N x 28 x 28 uint8)."""
         columns = (drawings.c.id, drawings.c.created, drawings.c.label, drawings.c.flag, drawings.c.student, drawings.c.pixels)
+        query = select(*columns).where(self._mine, drawings.c.id > int(after_id)).order_by(drawings.c.id).limit(limit)
         with self._transaction() as connection:
-            rows = connection.execute(select(*columns).where(drawings.c.id > int(after_id)).order_by(drawings.c.id).limit(limit)).all()
+            rows = connection.execute(query).all()
         return {
             "id": np.array([r.id for r in rows], np.int64),
             "created": np.array([r.created for r in rows], np.float64),
@@ -220,51 +224,52 @@ class ClassSet:
         """The id and the time of every drawing, oldest first: the time tells a drawing from a
         later one that got its id (SQLite gives the id of a deleted newest drawing to the next)."""
         with self._transaction() as connection:
-            rows = connection.execute(select(drawings.c.id, drawings.c.created).order_by(drawings.c.id)).all()
+            rows = connection.execute(select(drawings.c.id, drawings.c.created).where(self._mine).order_by(drawings.c.id)).all()
         return np.array([r.id for r in rows], np.int64), np.array([r.created for r in rows], np.float64)
 
     def images(self, ids: list[int] | np.ndarray) -> dict[int, np.ndarray]:
-        """The 28x28 model inputs in [0, 1] of the drawings ``ids``, by id; a deleted one is missing."""
+        """The 28x28 model inputs in [0, 1] of the drawings ``ids``, by id; a deleted one (or another class's) is missing."""
         wanted = [int(i) for i in ids]
         found = {}
         with self._transaction() as connection:
             for start in range(0, len(wanted), 500):  # bounded IN lists
-                chunk = select(drawings.c.id, drawings.c.pixels).where(drawings.c.id.in_(wanted[start : start + 500]))
+                chunk = select(drawings.c.id, drawings.c.pixels).where(self._mine, drawings.c.id.in_(wanted[start : start + 500]))
                 found.update({r.id: image_of(r.pixels) for r in connection.execute(chunk)})
         return found
 
     def all(self) -> list[Drawing]:
         """Every drawing, oldest first (without the PNGs: the models read the 28x28 inputs)."""
-        columns = [c for c in drawings.c if c.name != "png"]
+        columns = [c for c in drawings.c if c.name not in ("png", "class_code", "digest")]
         with self._transaction() as connection:
-            rows = connection.execute(select(*columns).order_by(drawings.c.id)).all()
+            rows = connection.execute(select(*columns).where(self._mine).order_by(drawings.c.id)).all()
         return [Drawing(r.id, r.created, r.student, r.label, r.flag, json.loads(r.answers), image_of(r.pixels)) for r in rows]
 
     def png(self, drawing_id: int) -> bytes | None:
         with self._transaction() as connection:
-            return connection.scalar(select(drawings.c.png).where(drawings.c.id == drawing_id))
+            return connection.scalar(select(drawings.c.png).where(self._mine, drawings.c.id == drawing_id))
 
     def pngs(self) -> Iterator[tuple[int, bytes]]:
         """(id, PNG) of every drawing, one at a time: an export never holds them all."""
         with self._transaction() as connection:
-            for row in connection.execute(select(drawings.c.id, drawings.c.png).order_by(drawings.c.id)):
+            for row in connection.execute(select(drawings.c.id, drawings.c.png).where(self._mine).order_by(drawings.c.id)):
                 yield row.id, row.png
 
     def delete(self, drawing_id: int) -> bool:
-        """Remove one drawing; False if there was none with that id."""
+        """Remove one drawing of this class; False if it has none with that id."""
         with self._transaction() as connection:
-            return connection.execute(delete(drawings).where(drawings.c.id == drawing_id)).rowcount > 0
+            return connection.execute(delete(drawings).where(self._mine, drawings.c.id == drawing_id)).rowcount > 0
 
     def clear(self) -> int:
-        """Remove every drawing; returns how many there were."""
+        """Remove every drawing of this class; returns how many there were."""
         with self._transaction() as connection:
-            return connection.execute(delete(drawings)).rowcount
+            return connection.execute(delete(drawings).where(self._mine)).rowcount
 
     def import_rows(self, rows: list[dict]) -> int:
         """Add drawings made elsewhere (created, student, label, flag, answers, image, png) in
         one transaction: all of them or none, each checked as ``add`` checks it. A drawing the
-        set already holds (the same digest) is skipped, so importing a folder twice adds it once.
-        No rate limit: they were drawn before. Returns how many were added."""
+        class already holds (the same digest) is skipped, so importing a folder twice adds it once.
+        No rate limit: they were drawn before; a closed class takes them too (the teacher imports).
+        Returns how many were added."""
         values, seen = [], set()
         for number, r in enumerate(rows, start=1):
             try:
@@ -275,12 +280,12 @@ class ClassSet:
             digest = digest_of(row)
             if digest not in seen:
                 seen.add(digest)
-                values.append(row | {"answers": json.dumps(row["answers"]), "digest": digest})
+                values.append(row | {"answers": json.dumps(row["answers"]), "digest": digest, "class_code": self.code})
         with self._transaction() as connection:
             known = set()
             for start in range(0, len(values), 500):  # bounded IN lists
                 chunk = [v["digest"] for v in values[start : start + 500]]
-                known.update(connection.scalars(select(drawings.c.digest).where(drawings.c.digest.in_(chunk))))
+                known.update(connection.scalars(select(drawings.c.digest).where(self._mine, drawings.c.digest.in_(chunk))))
             new = [v for v in values if v["digest"] not in known]
             if new:
                 connection.execute(insert(drawings), new)
@@ -290,32 +295,11 @@ class ClassSet:
         self.engine.dispose()
 
 
-def _migrate_1_to_2(connection: Connection) -> None:
-    """Schema 2: a digest per drawing (computed for the drawings already kept) and the rate-limit table."""
-    connection.execute(text("ALTER TABLE drawings ADD COLUMN digest VARCHAR(64)"))
-    columns = [drawings.c.id, drawings.c.created, drawings.c.student, drawings.c.label, drawings.c.pixels, drawings.c.png]
-    ids = list(connection.scalars(select(drawings.c.id).order_by(drawings.c.id)))
-    seen, copies = set(), []
-    for start in range(0, len(ids), 500):  # a few hundred PNGs in memory at a time
-        rows = connection.execute(select(*columns).where(drawings.c.id.in_(ids[start : start + 500])).order_by(drawings.c.id)).all()
-        digests = []
-        for r in rows:
-            digest = digest_of(r._asdict())
-            if digest in seen:  # schema 1 let a folder be imported twice: the later copy goes
-                copies.append(r.id)
-            else:
-                seen.add(digest)
-                digests.append({"key": r.id, "value": digest})
-        if digests:
-            connection.execute(update(drawings).where(drawings.c.id == bindparam("key")).values(digest=bindparam("value")), digests)
-    if copies:
-        connection.execute(delete(drawings).where(drawings.c.id.in_(copies)))
-        log.warning("schema 2: removed %d drawings that were exact copies of others (imported twice)", len(copies))
-    next(index for index in drawings.indexes if index.name == "drawings_digest").create(connection)
-    limits.create(connection, checkfirst=True)
+@dataclass
+class _SchemaState:
+    """Shared by the classes of one database: the schema is checked once per engine."""
 
-
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}  # from schema N to N + 1
+    ready: bool = False
 
 
 def _sqlite_settings(dbapi_connection, _record) -> None:
