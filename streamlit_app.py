@@ -16,10 +16,14 @@ from pathlib import Path
 # Idle torch threads sleep instead of spinning: spinning doubled to tripled the CPU of every
 # answer on a busy classroom server (docs/benchmarks.md, class set at scale). Before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# One torch thread per computation: the sessions are the parallelism, and a second thread for these
+# tiny models costs more than it saves, most of all on a busy server (docs/benchmarks.md, prediction latency).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import streamlit as st
 
 from mnist_small.settings import checkpoint_dir, class_db_url, data_dir
+from views.classes import enter_class, show_badge, show_link_to_view
 from views.context import Context
 from views.resources import load_models
 from views.sidebar import pick_model
@@ -36,7 +40,8 @@ st.set_page_config(page_title="mnist_small: draw a digit", page_icon="✏️", l
 st.html(CSS)  # style only: takes no room on the page
 
 
-models, failed = load_models(CHECKPOINTS)
+class_code = enter_class(CLASS_DB)  # ?class=7b: this page's drawings, leaderboard, gallery and fine-tuned models are that class's
+models, failed = load_models(CHECKPOINTS, CLASS_DB, class_code)  # the zoo, and this class's fine-tuned models (in the database)
 if not models:
     st.title("✏️ mnist_small")
     st.error(f"No trained models found in `{CHECKPOINTS}`.")
@@ -50,7 +55,8 @@ if not models:
 # ---- sidebar: model choice and settings -------------------------------------------------
 with st.sidebar:
     st.title("✏️ mnist_small")
-    chosen = pick_model(models, CHECKPOINTS)  # an architecture, and trained on MNIST or with pen digits too
+    show_badge(class_code)
+    chosen = pick_model(models, CHECKPOINTS, CLASS_DB, class_code)  # an architecture, and trained on MNIST or with pen digits too
     brush_width = st.slider("Brush width", 8, 40, 20, key="stroke")
     if st.button("Clear the canvas", width="stretch"):
         st.session_state.canvas_version = st.session_state.get("canvas_version", 0) + 1  # a new, empty canvas
@@ -63,9 +69,10 @@ with st.sidebar:
     )
     for name, reason in failed.items():
         st.warning(f"**{name}** is unavailable: {reason}")
+    link_slot = st.empty()  # filled last, once the tab is known
 
 # ---- tabs ---------------------------------------------------------------------------------
-# Lazy tabs: a drawing reruns the script, and only the open tab's charts are built and sent.
+# Lazy tabs, in the URL: a drawing reruns the script, and only the open tab's charts are built and sent.
 # The Draw tab always runs, so the canvas keeps its drawing while another tab is open.
 # Inside the model, Training curves, Model card and Errors are fragments: their own widgets
 # (the layer picker, the models, "New random draw", the mistakes filter) rerun that tab alone.
@@ -73,12 +80,13 @@ tab_draw, tab_compare, tab_inside, tab_curves, tab_card, tab_zoo, tab_errors, ta
     ["Draw", "Compare models", "Inside the model", "Training curves", "Model card", "Zoo", "Errors on MNIST", "Class"],
     key="view",
     on_change="rerun",
+    bind="query-params",  # ?view=Zoo: a link opens the tab, and a reload keeps it
 )
 with tab_draw:
     canvas_key = f"canvas-{st.session_state.get('canvas_version', 0)}"
     drawing, probabilities = draw.show(models, chosen, brush_width, canvas_key, upload, save_slot, CLASS_DB)
 
-context = Context(models, chosen, drawing, probabilities, CHECKPOINTS, DATA_DIR)
+context = Context(models, chosen, drawing, probabilities, CHECKPOINTS, DATA_DIR, class_code, CLASS_DB)
 for tab, view in [
     (tab_compare, compare),
     (tab_inside, inside),
@@ -93,3 +101,5 @@ for tab, view in [
 if tab_class.open:
     with tab_class:
         classroom.show(context, CLASS_DB)
+with link_slot.container():
+    show_link_to_view()

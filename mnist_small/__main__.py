@@ -3,7 +3,7 @@
 mnist-small evaluate --data-dir ../shared/mnist [--drawn] [--pen [DIR]] [--record] [--json]
 mnist-small predict digit.png other.jpg [--json]
 mnist-small table
-mnist-small class export OUT_DIR | import DIR | finetune MODEL
+mnist-small class export OUT_DIR | import DIR | finetune MODEL  [--class CODE]
 """
 
 from __future__ import annotations

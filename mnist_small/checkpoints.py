@@ -131,12 +131,20 @@ def load_checkpoint(name: str, ckpt_dir: Path) -> LoadedModel:
             weights_file,
             f"weights are from epoch {tag.get('epoch')} but {json_file.name} describes epoch {run.epochs_completed}; re-run train.py --resume",
         )
+    return built(spec, run, tensors, json_file, weights_file)
+
+
+def built(
+    spec: ModelSpec, run: RunRecord, tensors: dict[str, torch.Tensor], json_file: Path | str, weights_file: Path | str
+) -> LoadedModel:
+    """``spec``'s model with ``tensors`` loaded, checked against its record (``json_file`` and
+    ``weights_file`` name where each came from in an error: files, or a database's rows)."""
     model = spec.build()
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as err:
         detail = str(err).split("\n\t", 1)[-1].replace("\n\t", "; ")
-        raise CheckpointError(weights_file, f"weights do not match the {name} architecture: {detail}") from err
+        raise CheckpointError(weights_file, f"weights do not match the {spec.name} architecture: {detail}") from err
     params = count_params(model)
     if params != run.params:
         raise CheckpointError(json_file, f"records {run.params} parameters, the architecture has {params}")

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.appserver import ROOT, running_app
+from mnist_small.classset.folder import export_set
 from mnist_small.classset.store import ClassSet
 
 from .browser import MARKS, assert_no_error, big_digit, draw
@@ -100,5 +101,36 @@ def test_two_students_on_two_servers_and_the_teacher_sees_both(browser, shared_d
         page.wait_for_timeout(1000)
         page.screenshot(path=str(DOCS / "app-class-phone.png"))
         phone.close()
+        for c in contexts:
+            c.close()
+
+
+def test_two_classes_on_one_server_stay_apart(browser, tmp_path, mnist):
+    """Two classes joined by link on one server, a student each in a browser of their own: each
+    class's page, leaderboard and export hold its own drawing only; a reload keeps the tab."""
+    url = f"sqlite:///{tmp_path / 'school.db'}"
+    school = ClassSet(url)
+    for code in ("7a", "7b"):
+        school.in_class(code).open_class()
+    env = {"MNIST_SMALL_DB": url, "MNIST_SMALL_DATA": str(MNIST_DIR if MNIST_DIR.is_dir() else tmp_path)}
+    with running_app(env=env) as app:
+        contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+        a, b = (c.new_page() for c in contexts)
+        keep(a, f"{app}?class=7a", SEVEN, "7")
+        keep(b, f"{app}?class=7B", ONE, "1")
+        expect(a.get_by_text("Class 7a", exact=False).first).to_be_visible()
+        for page, code, digit in ((a, "7a", "7"), (b, "7b", "1")):
+            page.get_by_role("tab", name="Class").click()
+            expect(page.get_by_text(re.compile(r"1 drawing by 1 student"))).to_be_visible(timeout=30_000)
+            expect(page.locator("[data-testid=stMain] [data-testid=stCode]").first).to_contain_text(f"?class={code}")  # its join link
+            expect(page.locator(".st-key-join_qr img").first).to_be_visible()
+            page.reload()  # the tab and the class are in the URL
+            expect(page.get_by_text(re.compile(r"1 drawing by 1 student"))).to_be_visible(timeout=30_000)
+            assert f"class={code}" in page.url and "view=Class" in page.url
+            assert_no_error(page)
+            exported = export_set(ClassSet(url, code), tmp_path / code)
+            assert exported == 1 and f",{digit}," in (tmp_path / code / "labels.csv").read_text()
+        a.screenshot(path=str(DOCS / "app-class-join.png"))
+        assert ClassSet(url).all() == []  # the default class got nothing
         for c in contexts:
             c.close()

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_small.checkpoints import load_checkpoint
 from mnist_small.classroom.finetune import held_out_students
 from mnist_small.classroom.jobs import read_status, run_job
+from mnist_small.classroom.tuned import class_models
 from mnist_small.classset.store import ClassSet
 
 from .apptest import APP, FIRST, page_text, run_app
@@ -119,13 +119,13 @@ def class_zoo(mnist, class_db, tmp_path, monkeypatch) -> tuple[Path, Path]:
 
 def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(class_zoo, class_db):
     checkpoints, data = class_zoo
-    run = run_job(SMALL, class_db, checkpoints, data, steps=10)
-    tuned = load_checkpoint(SMALL + "+class", checkpoints)  # a checkpoint like any other
+    run = run_job(SMALL, class_db, "default", checkpoints, data, steps=10)
+    tuned = class_models(ClassSet(class_db))[0][SMALL + "+class"]  # in the database, for every replica
     assert tuned.run.class_data["held_out_students"] == len(held_out_students([f"s{i}" for i in range(4)])) == 1
     assert tuned.run.class_data["trained_on"] + tuned.run.class_data["held_out"] == 32
     assert len(run.history) == 5 and all(h.class_acc is not None for h in run.history)
     assert (checkpoints / f"{SMALL}.json").read_bytes() == (CHECKPOINTS / f"{SMALL}.json").read_bytes()  # never overwritten
-    status = read_status(data)
+    status = read_status(ClassSet(class_db))
     assert status["state"] == "done" and status["step"] == status["steps"] == 10 and status["points"]
 
     at = AppTest.from_file(APP, default_timeout=120)
@@ -142,8 +142,8 @@ def test_a_fine_tune_saves_a_class_model_and_reports_before_and_after(class_zoo,
     assert np.isfinite(board["accuracy"]).all()
 
 
-def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(class_zoo, monkeypatch):
-    checkpoints, data = class_zoo
+def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(class_zoo, class_db, monkeypatch):
+    checkpoints, _ = class_zoo
     monkeypatch.setattr("mnist_small.classroom.jobs.STEPS", 20)  # a few steps: the job's path, not its result, is tested here
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["view"], at.session_state["model"], at.session_state["kind"] = "Class", SMALL, ""
@@ -152,7 +152,7 @@ def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(cla
     at.button(key="teacher_start").click().run()
     seen_running = False
     deadline = time.monotonic() + 180
-    while (status := read_status(data)) is None or status["state"] not in ("done", "failed"):
+    while (status := read_status(ClassSet(class_db))) is None or status["state"] not in ("done", "failed"):
         seen_running |= status is not None and status["state"] == "running"
         assert time.monotonic() < deadline, f"the job did not finish: {status}"
         time.sleep(0.5)
@@ -160,7 +160,7 @@ def test_start_teaching_runs_the_job_in_its_own_process_and_shows_the_result(cla
     assert status["pid"] != os.getpid() and status["steps"] == 20  # its own process
     at.run()
     assert any(f"{SMALL}+class** joined the zoo" in s.value for s in at.success)
-    assert (checkpoints / f"{SMALL}+class.json").exists()
+    assert SMALL + "+class" in class_models(ClassSet(class_db))[0] and not (checkpoints / f"{SMALL}+class.json").exists()
 
 
 def test_the_command_line_exports_and_imports_a_class_set(mnist, class_db, tmp_path, capsys):

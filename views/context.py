@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel
+from mnist_small.classset.store import DEFAULT_CLASS
 from mnist_small.preprocess import Prepared
 
 log = logging.getLogger("mnist_small.app")
@@ -25,9 +26,11 @@ class Context:
     models: dict[str, LoadedModel]  # the loaded zoo, by name
     chosen: str  # the model picked in the sidebar
     drawing: Prepared  # the canvas or the uploaded picture, as the models see it
-    probabilities: dict[str, np.ndarray]  # each model's ten probabilities for it; empty without a digit
+    probabilities: dict[str, np.ndarray]  # the chosen model's ten probabilities for it, by name; empty without a digit (every model's: views/predictions.py)
     checkpoints: Path  # the folder the zoo was loaded from (the cache keys on it)
     data_dir: Path  # where MNIST is looked for, for the views that show its digits
+    class_code: str = DEFAULT_CLASS  # the page's class (``?class=``): its drawings, leaderboard and models
+    class_db: str | None = None  # the class set's database URL: the class's fine-tuned models live there
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_small.checkpoints import LoadedModel
+from mnist_small.classset.store import DEFAULT_CLASS
 from mnist_small.summary import TRAINED_ON, architecture, architectures, best_reader, kinds, model_name, percent, trained_on_pen, variant
 
 from .resources import card_of
@@ -19,6 +20,7 @@ WHY_PEN = (
 )
 
 
+MODEL_PARAM = "model"
 KIND_OF = {label: kind for kind, label in TRAINED_ON.items()}
 
 
@@ -27,13 +29,14 @@ def remember_kind() -> None:
     st.session_state.kind = KIND_OF[st.session_state.trained_on]
 
 
-def pick_model(models: dict[str, LoadedModel], folder: Path) -> str:
-    """The model picker; returns the chosen model's name. On a session's first run it is the model
-    that reads real handwriting best."""
+def pick_model(models: dict[str, LoadedModel], folder: Path, url: str | None = None, code: str = DEFAULT_CLASS) -> str:
+    """The model picker; returns the chosen model's name. On a session's first run it is the one
+    in the page's link (``?model=``), else the model that reads real handwriting best."""
     names = list(models)
     if "model" not in st.session_state:
-        best = best_reader({name: card_of(name, folder)["pen_acc"] for name in names})
-        st.session_state.model, st.session_state.kind = architecture(best), variant(best)
+        linked = (st.query_params.get(MODEL_PARAM) or "").replace(" ", "+")  # a "+" typed into a link reads as a space
+        first = linked if linked in models else best_reader({name: card_of(name, folder, url, code)["pen_acc"] for name in names})
+        st.session_state.model, st.session_state.kind = architecture(first), variant(first)
     wanted = st.session_state.get("kind", "")
     # the architectures by name alone: a label that changed with the kind would make the browser
     # send a value the next run no longer knows, and the picker would fall back to the first one
@@ -46,7 +49,9 @@ def pick_model(models: dict[str, LoadedModel], folder: Path) -> str:
     if any(map(trained_on_pen, names)):
         st.caption(WHY_PEN)
     chosen = model_name(arch, KIND_OF[label])
-    card = card_of(chosen, folder)
+    if st.query_params.get(MODEL_PARAM) != chosen:
+        st.query_params[MODEL_PARAM] = chosen  # ?model=...: a link opens this model, and a reload keeps it
+    card = card_of(chosen, folder, url, code)  # a class's fine-tuned model is in the database at url
     st.caption(
         f"**{card['params']:,}** parameters · reads **{percent(card['pen_acc'])}** of real handwriting · "
         f"{percent(card['final_acc'])} of MNIST's test digits · {percent(card['drawn_acc'])} of drawn ones\n\n{card['description']}"

@@ -3,7 +3,7 @@ replayed in every batch so it does not forget, and measure it honestly.
 
 Held out by student: about a quarter of the students' drawings are never trained on, so the
 before/after figure on them says how the model reads handwriting it has not seen, not how well
-it memorised. ``jobs`` runs it in its own process and saves ``<model>+class`` beside the zoo.
+it memorised. ``jobs`` runs it in its own process and keeps ``<model>+class`` in the class set's database (``tuned``).
 """
 
 from __future__ import annotations

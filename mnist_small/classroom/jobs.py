@@ -1,142 +1,237 @@
-"""The class fine-tune as a job: one at a time (a lock file its process holds), in its own process
-(``python -m mnist_small class finetune``) on one CPU thread so the app keeps answering, its
-progress in a JSON status file the Class view polls; a killed job reads as failed."""
+"""The class fine-tune as a job, coordinated through the class set's database so that any number
+of app replicas, on any machines, agree: one job per class at a time (starting one claims the
+class's row of ``finetune_jobs`` in one transaction), its progress and a heartbeat in that row,
+readable from any process; a job whose heartbeat is older than a bound (its process was killed,
+its machine went away) reads as failed, and its class may start another. The job runs in its own
+process (``python -m mnist_small class finetune MODEL --class CODE``) on one CPU thread, so the
+app keeps answering, and saves ``<model>+class`` into the database (``tuned``)."""
 
 from __future__ import annotations
 
 import dataclasses
-import errno
-import fcntl
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from ..checkpoints import atomic_write, load_checkpoint, save_checkpoint
-from ..classset.store import ClassSet
+from sqlalchemy import case, or_, select, update
+
+from ..checkpoints import load_checkpoint
+from ..classset.store import DIALECTS, ClassSet, ClassSetError
 from ..data import load_mnist
 from ..records import RunRecord
 from ..registry import CLASS, REGISTRY
 from ..settings import DB_ENV
 from .finetune import STEPS, Config, FinetuneError, Progress, finetune
+from .tables import db_now, jobs, transaction
+from .tuned import save_model
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_ENV = "MNIST_SMALL_JOB_HEARTBEAT"
+STALE_ENV = "MNIST_SMALL_JOB_STALE"
+HEARTBEAT = 5.0  # seconds between a job's heartbeats, whatever its training is doing
+STALE_AFTER = 30.0  # seconds without a heartbeat after which a running job counts as gone
+START_GRACE = 60.0  # seconds a new job may take to start (import torch, read MNIST) before it counts as gone
+ACTIVE = ("starting", "running")
+KILLED = "the job stopped before it finished (was its process killed, or its machine stopped?); start it again"
 
 
-def status_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "class" / "finetune.json"
-
-
-def lock_path(data_dir: Path) -> Path:
-    """Held by the running job's process for as long as it runs."""
-    return status_path(data_dir).with_suffix(".lock")
-
-
-def new_status(state: str, model: str, steps: int) -> dict[str, Any]:
-    """A job's status before its first step."""
-    return {"state": state, "model": model, "result": model + CLASS, "step": 0, "steps": steps, "points": [], "started": time.time()}
-
-
-START_GRACE = 60  # seconds a new job may take to start (import torch, read MNIST) before it counts as gone
-
-
-def read_status(data_dir: Path) -> dict[str, Any] | None:
-    """The last job's status, or None if there was none (a half-written file cannot be: writes
-    are atomic). A job that says it runs but holds no lock was killed: it reads as failed."""
+def _seconds(env: str, default: float) -> float:
+    """A bound from the environment (the tests shorten them), else ``default``."""
     try:
-        status = json.loads(status_path(data_dir).read_text())
-    except (OSError, json.JSONDecodeError):
+        value = float(os.environ.get(env) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def heartbeat_every() -> float:
+    return _seconds(HEARTBEAT_ENV, HEARTBEAT)
+
+
+def stale_after() -> float:
+    return _seconds(STALE_ENV, STALE_AFTER)
+
+
+def _gone(now: Any, stale: float) -> Any:
+    """SQL: the row's job has not been heard of for longer than its bound (a starting one gets more)."""
+    return jobs.c.heartbeat < now - case((jobs.c.state == "starting", max(START_GRACE, stale)), else_=stale)
+
+
+def claim(store: ClassSet, model: str, steps: int, state: str = "starting") -> str:
+    """Claim the class's job row for a fine-tune of ``model``, in one transaction; returns the
+    claim's token. Raises FinetuneError if a job of this class runs (on any replica) and is alive."""
+    if model not in REGISTRY:
+        raise FinetuneError(f"{model!r} is not a zoo model: pick one of {', '.join(REGISTRY)}")
+    token = uuid.uuid4().hex
+    with transaction(store) as connection:
+        now = db_now(connection.dialect.name)
+        # the class's row exists from its first job on; the conditional update below is then the claim:
+        # PostgreSQL's row lock and SQLite's write lock let one of two concurrent claims see the other's
+        empty = {"token": "", "state": "failed", "model": "", "step": 0, "steps": 0, "points": "[]", "started": 0.0, "heartbeat": 0.0}
+        first = DIALECTS[connection.dialect.name].insert(jobs).values(code=store.code, **empty)
+        connection.execute(first.on_conflict_do_nothing(index_elements=[jobs.c.code]))
+        fresh = {"token": token, "state": state, "model": model, "step": 0, "steps": steps, "points": "[]"}
+        fresh |= {"started": now, "heartbeat": now, "host": socket.gethostname(), "pid": os.getpid()}
+        fresh |= {"message": None, "class_data": None, "seconds": None}
+        free = or_(jobs.c.state.not_in(ACTIVE), _gone(now, stale_after()))
+        if connection.execute(update(jobs).where(jobs.c.code == store.code, free).values(**fresh)).rowcount == 1:
+            return token
+        busy = connection.execute(select(jobs.c.model, jobs.c.step, jobs.c.steps).where(jobs.c.code == store.code)).one()
+    raise FinetuneError(
+        f"{busy.model} is being taught already (step {busy.step} of {busy.steps}): one fine-tune per class at a time, so the class keeps drawing"
+    )
+
+
+def _write(store: ClassSet, token: str, **values: Any) -> None:
+    """Update the job's row if this job still holds it; FinetuneError if it does not (it was
+    judged gone and another job took the class)."""
+    with transaction(store) as connection:
+        values = {"heartbeat": db_now(connection.dialect.name)} | values
+        mine = update(jobs).where(jobs.c.code == store.code, jobs.c.token == token, jobs.c.state.in_(ACTIVE)).values(**values)
+        if connection.execute(mine).rowcount != 1:
+            raise FinetuneError("this job lost its claim (it was silent too long, and another job started): its result is not kept")
+
+
+def start_job(store: ClassSet, url: str, model: str, checkpoints: Path, data_dir: Path, steps: int | None = None) -> str:
+    """Claim the class and start its fine-tune in a new process on one CPU thread (``steps``
+    default: STEPS); returns the claim's token. Raises FinetuneError if one of the class runs."""
+    steps = steps or STEPS
+    token = claim(store, model, steps)
+    command = [sys.executable, "-m", "mnist_small", "--checkpoints", str(checkpoints), "class", "--data", str(data_dir)]
+    command += ["finetune", model, "--class", store.code, "--steps", str(steps), "--job", token]
+    # the URL through the environment, not the command line: its password would show in `ps`
+    env = {**os.environ, DB_ENV: url, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:  # its output joins the server's log: the job may run on any replica, and the data folder may be read-only
+        subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as err:
+        fail(store, token, f"the job's process could not start: {err}")
+        raise FinetuneError(f"the job's process could not start: {err}") from err
+    return token
+
+
+def fail(store: ClassSet, token: str, message: str) -> None:
+    """Mark the job failed with ``message``, if it still holds the class."""
+    try:
+        _write(store, token, state="failed", message=message)
+    except (FinetuneError, ClassSetError) as err:
+        log.warning("class %s: could not record the job's failure (%s): %s", store.code, message, err)
+
+
+def read_status(store: ClassSet) -> dict[str, Any] | None:
+    """The class's last job, or None if it never had one: its state, model, result, step, steps,
+    points, and once done its class figures and seconds, or once failed its message. A job that
+    says it runs but has not been heard of within the bound reads as failed."""
+    with transaction(store) as connection:
+        row = connection.execute(select(jobs, db_now(connection.dialect.name).label("now")).where(jobs.c.code == store.code)).first()
+    if row is None or not row.model:
         return None
-    starting_for = time.time() - status.get("started", 0)
-    gone = status["state"] == "running" or (status["state"] == "starting" and starting_for > START_GRACE)
-    if gone and not job_running(data_dir):
-        status.update(state="failed", message="the job stopped before it finished (was its process killed?); start it again")
+    status = {
+        "state": row.state,
+        "model": row.model,
+        "result": row.model + CLASS,
+        "step": row.step,
+        "steps": row.steps,
+        "points": json.loads(row.points),
+        "started": row.started,
+        "heard": float(row.now) - row.heartbeat,  # seconds since its last heartbeat
+        "host": row.host,
+        "pid": row.pid,
+    }
+    bound = max(START_GRACE, stale_after()) if row.state == "starting" else stale_after()
+    if row.state in ACTIVE and status["heard"] > bound:
+        status.update(state="failed", message=KILLED)
+    elif row.state == "failed":
+        status["message"] = row.message or "see the server log"
+    if row.state == "done":
+        status.update(class_data=json.loads(row.class_data), seconds=row.seconds)
     return status
 
 
-def write_status(data_dir: Path, status: dict[str, Any]) -> None:
-    text = json.dumps(status)
-    atomic_write(status_path(data_dir), lambda p: p.write_text(text))
+def job_running(store: ClassSet) -> bool:
+    """True while a fine-tune of the class runs somewhere and has been heard of recently."""
+    status = read_status(store)
+    return status is not None and status["state"] in ACTIVE
 
 
-def job_running(data_dir: Path) -> bool:
-    """True while a fine-tune holds the lock (a killed job releases it with its process)."""
-    lock = lock_path(data_dir)
-    if not lock.exists():
-        return False
-    with open_no_follow(lock, os.O_WRONLY | os.O_CREAT) as f:
+class Heartbeat(threading.Thread):
+    """Writes the job's heartbeat every few seconds, whatever the training does (one round's
+    evaluation on MNIST's 10,000 test digits takes a while); notices when the job lost its claim."""
+
+    def __init__(self, store: ClassSet, token: str, every: float) -> None:
+        super().__init__(name="finetune-heartbeat", daemon=True)
+        self.store, self.token, self.every = store, token, every
+        self.stopped = threading.Event()
+        self.lost: FinetuneError | None = None
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                _write(self.store, self.token)
+            except FinetuneError as err:
+                self.lost = err
+                return
+            except ClassSetError as err:  # the database away for a moment: the next beat may reach it
+                log.warning("class %s: heartbeat not written: %s", self.store.code, err)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def run_job(model: str, url: str, code: str, checkpoints: Path, data_dir: Path, steps: int = STEPS, token: str | None = None) -> RunRecord:
+    """The job's body (``mnist-small class finetune``, on one thread): fine-tune ``model`` on
+    class ``code``'s drawings and keep ``<model>+class`` in the database, the job's row current
+    all along, also when it fails. ``token``: the claim ``start_job`` made; without one (the
+    command line) the job claims the class itself."""
+    store = ClassSet(url, code)
+    try:
+        if token is None:
+            token = claim(store, model, steps, state="running")
+        else:  # the app claimed the class for this process: take it over, if it is still ours
+            _write(store, token, state="running", host=socket.gethostname(), pid=os.getpid())
+        heartbeat = Heartbeat(store, token, heartbeat_every())
+        heartbeat.start()
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
-
-
-def start_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int | None = None) -> None:
-    """Start a fine-tune in a new process on one CPU thread (``steps`` default: STEPS); raises
-    FinetuneError if one is running."""
-    steps = steps or STEPS
-    if job_running(data_dir):
-        raise FinetuneError("a fine-tune is already running: one at a time, so the class keeps drawing")
-    write_status(data_dir, new_status("starting", model, steps))
-    command = [sys.executable, "-m", "mnist_small", "--checkpoints", str(checkpoints), "class", "--data", str(data_dir)]
-    command += ["finetune", model, "--steps", str(steps)]
-    # the URL through the environment, not the command line: its password would show in `ps`
-    env = {**os.environ, DB_ENV: db_url, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    with open_no_follow(status_path(data_dir).with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as out:
-        subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def open_no_follow(path: Path, flags: int) -> IO[bytes]:
-    """A file of the job's (log, lock) opened without following a link planted in its place."""
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW, 0o644)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise FinetuneError(f"{path} is a symbolic link: remove it, the job writes only its own files") from None
-        raise
-    return os.fdopen(fd, "wb" if flags & os.O_WRONLY else "rb")
-
-
-def run_job(model: str, db_url: str, checkpoints: Path, data_dir: Path, steps: int = STEPS) -> RunRecord:
-    """The job's body (``mnist-small class finetune``, on one thread): fine-tune ``model`` on the
-    class set, save ``<model>+class``, and keep the status file current, also when it fails."""
-    lock_file = lock_path(data_dir)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = open_no_follow(lock_file, os.O_WRONLY | os.O_CREAT)  # held for the whole job, released when the process ends
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise FinetuneError("a fine-tune is already running: one at a time") from None
-    status = new_status("running", model, steps) | {"pid": os.getpid()}
-    write_status(data_dir, status)
-    try:
-        if model not in REGISTRY:
-            raise FinetuneError(f"{model!r} is not a zoo model: pick one of {', '.join(REGISTRY)}")
-        base = load_checkpoint(model, checkpoints)
-        store = ClassSet(db_url)
-        drawings = store.all()
-        store.dispose()
-        try:
-            mnist = load_mnist(data_dir, allow_download=False)
+            return _teach(store, token, model, checkpoints, data_dir, steps, heartbeat)
         except Exception as err:
-            raise FinetuneError(f"MNIST is needed, so the model does not forget it while it learns the class's digits: {err}") from err
-
-        def report(p: Progress) -> None:
-            status.update(step=p.step, steps=p.steps)
-            status["points"].append(dataclasses.asdict(p) | {"seconds": round(time.time() - status["started"], 1)})
-            write_status(data_dir, status)
-
-        tuned, run = finetune(base, drawings, mnist, Config(steps=steps), report=report)
-        save_checkpoint(tuned, run, checkpoints)
-        status.update(state="done", class_data=run.class_data, seconds=round(time.time() - status["started"], 1))
-        write_status(data_dir, status)
-        return run
-    except Exception as err:
-        status.update(state="failed", message=str(err))
-        write_status(data_dir, status)
-        raise
+            fail(store, token, str(err))
+            raise
+        finally:
+            heartbeat.stop()
     finally:
-        lock.close()
+        store.dispose()
+
+
+def _teach(store: ClassSet, token: str, model: str, checkpoints: Path, data_dir: Path, steps: int, heartbeat: Heartbeat) -> RunRecord:
+    started = time.monotonic()
+    base = load_checkpoint(model, checkpoints)
+    drawings = store.all()
+    try:
+        mnist = load_mnist(data_dir, allow_download=False)
+    except Exception as err:
+        raise FinetuneError(f"MNIST is needed, so the model does not forget it while it learns the class's digits: {err}") from err
+    points: list[dict[str, Any]] = []
+
+    def report(p: Progress) -> None:
+        if heartbeat.lost is not None:
+            raise heartbeat.lost  # another job has the class now: stop spending the CPU
+        points.append(dataclasses.asdict(p) | {"seconds": round(time.monotonic() - started, 1)})
+        _write(store, token, step=p.step, steps=p.steps, points=json.dumps(points))
+
+    tuned, run = finetune(base, drawings, mnist, Config(steps=steps), report=report)
+    with transaction(store) as connection:  # the model and "done" in one transaction: every replica sees both or neither
+        done = {"state": "done", "class_data": json.dumps(run.class_data), "seconds": round(time.monotonic() - started, 1)}
+        mine = update(jobs).where(jobs.c.code == store.code, jobs.c.token == token, jobs.c.state.in_(ACTIVE))
+        if connection.execute(mine.values(heartbeat=db_now(connection.dialect.name), **done)).rowcount != 1:
+            raise FinetuneError("this job lost its claim (it was silent too long, and another job started): its result is not kept")
+        save_model(connection, store.code, tuned, run)
+    return run

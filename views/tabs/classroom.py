@@ -12,6 +12,7 @@ from mnist_small.classset.answers import Snapshot
 from mnist_small.classset.leaderboard import confusion, hardest, leaderboard, misread_by, per_digit, per_student
 from mnist_small.classset.store import ClassSetError
 
+from ..classes import show_classes, show_join
 from ..context import Context, guard, log
 from ..resources import class_answers, class_set
 from . import teacher
@@ -20,16 +21,21 @@ REFRESH = 3  # seconds between updates of the live view: new drawings appear wit
 
 
 def show(context: Context, url: str) -> None:
+    with guard("join link"):
+        show_join(context.class_code)
     live(context, url)
     st.divider()
     with guard("teacher controls"):
         teacher.show(context, url)
+    if st.session_state.get("teacher"):
+        with guard("classes"):
+            show_classes(url)
 
 
 @st.fragment(run_every=REFRESH)
 def live(context: Context, url: str) -> None:
     try:
-        kept = class_answers(url, context.checkpoints)
+        kept = class_answers(url, context.checkpoints, context.class_code)
     except ClassSetError as err:
         log.warning("class set: %s", err)
         st.error("The class set cannot be reached right now (the server log says why). Drawing and every other tab still work.")
@@ -85,7 +91,7 @@ def show_set(context: Context, url: str, kept: Snapshot) -> None:
 
 def gallery(url: str, ids: np.ndarray, captions: list[str]) -> None:
     """The drawings ``ids``, their images read now (the kept answers hold none); one deleted meanwhile is left out."""
-    images = class_set(url).images(ids)
+    images = class_set(url).images(ids)  # the page's class
     shown = [(images[int(i)], caption) for i, caption in zip(ids, captions, strict=True) if int(i) in images]
     if shown:
         st.image([np.kron(image, np.ones((3, 3))) for image, _ in shown], caption=[c for _, c in shown], width=72, clamp=True)

@@ -50,7 +50,7 @@ def published_note(compared: dict | None) -> str:
 @st.fragment  # "New random draw" reruns this view only, not the page
 def show(context: Context) -> None:
     with guard("model card"):
-        card = card_of(context.chosen, context.checkpoints)
+        card = card_of(context.chosen, context.checkpoints, context.class_db, context.class_code)
         st.subheader(context.chosen)
         st.write(card["description"])
         figures = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting the numbers

@@ -17,16 +17,16 @@ import streamlit as st
 
 from mnist_small import plots
 from mnist_small.classroom.finetune import FinetuneError
-from mnist_small.classroom.jobs import job_running, read_status, start_job
+from mnist_small.classroom.jobs import ACTIVE, read_status, start_job
 from mnist_small.classroom.lockout import Attempt, Lockout
 from mnist_small.classset.folder import export_set
-from mnist_small.classset.store import ClassSetError
+from mnist_small.classset.store import DEFAULT_CLASS, ClassSet, ClassSetError
 from mnist_small.registry import REGISTRY
 from mnist_small.settings import TEACHER_CODE_ENV
 from mnist_small.summary import TRAINED_ON, architecture, variant
 
 from ..context import Context, log
-from ..resources import class_set
+from ..resources import class_set, fresh_class_models
 from ..submit import browser_id
 
 CODE_KEY = "teacher_code_entered"
@@ -93,7 +93,9 @@ def tell(attempt: Attempt) -> None:
         st.warning("That is not the teacher code." + (f" The next one is checked in {seconds(attempt.wait)}." if attempt.wait > 0 else ""))
 
 
-def show(context: Context, url: str) -> None:
+def show(context: Context, url: str, class_code: str | None = None) -> None:
+    """The teacher's controls for class ``class_code`` (default: the page's, ``context.class_code``) of the class set at ``url``."""
+    class_code = context.class_code if class_code is None else class_code
     st.subheader("Teacher")
     code = teacher_code()
     if code is None:
@@ -116,16 +118,16 @@ def show(context: Context, url: str) -> None:
         help="Before leaving the projector: the code is needed again in this tab.",
     )
     try:
-        controls(context, url)
+        controls(context, url, class_code)
     except ClassSetError as err:
         log.warning("class set: %s", err)
         st.error("The class set cannot be reached right now (the server log says why). Drawing and the other tabs still work.")
 
 
-def export_zip(url: str) -> bytes:
-    """The class set as ``python -m mnist_small class export`` writes it, in one ZIP."""
+def export_zip(url: str, code: str = DEFAULT_CLASS) -> bytes:
+    """The class's drawings as ``python -m mnist_small class export`` writes them, in one ZIP."""
     with tempfile.TemporaryDirectory() as folder:
-        export_set(class_set(url), folder)
+        export_set(class_set(url, code), folder)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(Path(folder).rglob("*")):
@@ -134,8 +136,8 @@ def export_zip(url: str) -> bytes:
         return buffer.getvalue()
 
 
-def controls(context: Context, url: str) -> None:
-    store = class_set(url)
+def controls(context: Context, url: str, code: str = DEFAULT_CLASS) -> None:
+    store = class_set(url, code)
     left, middle, right = st.columns(3)
     with left:
         drawing_id = st.number_input("Drawing #", min_value=1, step=1, key="teacher_delete_id")
@@ -148,8 +150,8 @@ def controls(context: Context, url: str) -> None:
     with right:
         st.download_button(
             "Export (ZIP)",
-            lambda: export_zip(url),
-            file_name="class-set.zip",
+            lambda: export_zip(url, code),
+            file_name="class-set.zip" if code == DEFAULT_CLASS else f"class-{code}.zip",
             mime="application/zip",
             on_click="ignore",
             help="labels.csv, the PNGs and inputs.npz: train.py --class-set can train on it; mnist-small class import loads it elsewhere.",
@@ -157,25 +159,33 @@ def controls(context: Context, url: str) -> None:
     st.markdown("**Teach a model our handwriting.** It learns from the class's drawings, with MNIST mixed in so it does not forget.")
     zoo = [name for name in context.models if name in REGISTRY]
     base = st.selectbox("Model to teach", zoo, index=zoo.index(context.chosen) if context.chosen in zoo else 0, key="teacher_model")
-    if st.button("Start teaching", key="teacher_start", disabled=job_running(context.data_dir), type="primary"):
+    status = read_status(store)  # of this class's job, wherever it runs: any replica may have started it
+    running = status is not None and status["state"] in ACTIVE
+    if st.button("Start teaching", key="teacher_start", disabled=running, type="primary"):
         try:
-            start_job(base, url, context.checkpoints, context.data_dir)
-        except (FinetuneError, OSError) as err:  # OSError: the data folder is read-only
+            start_job(store, url, base, context.checkpoints, context.data_dir)
+        except FinetuneError as err:  # one of this class runs already (started elsewhere meanwhile), or no process
             st.warning(f"Teaching could not start: {err}")
-    status = read_status(context.data_dir)
-    active = status is not None and status["state"] in ("starting", "running")
-    st.fragment(job, run_every=1 if active else None)(context, active)  # polls only while a job runs
+        status = read_status(store)
+    active = status is not None and status["state"] in ACTIVE
+    st.fragment(job, run_every=1 if active else None)(store, active)  # polls only while a job runs
 
 
-def job(context: Context, polling: bool) -> None:
-    """The last fine-tune: progress and curves while it runs, its before/after when done."""
-    status = read_status(context.data_dir)
+def job(store: ClassSet, polling: bool) -> None:
+    """The class's last fine-tune: progress and curves while it runs, its before/after when done."""
+    try:
+        status = read_status(store)
+    except ClassSetError as err:  # this fragment reruns on its own, outside the controls' guard
+        log.warning("class %s: the fine-tune's status cannot be read: %s", store.code, err)
+        st.warning("The fine-tune's progress cannot be read right now; it is checked again in a moment.")
+        return
     if status is None:
         return
     result, state = status["result"], status["state"]
     if polling and state in ("done", "failed"):
+        fresh_class_models()  # not the stamp read a moment ago: the new model is there now
         st.rerun()  # the whole page: the new model joins the zoo, and the polling stops
-    if state in ("starting", "running"):
+    if state in ACTIVE:
         st.progress(
             status["step"] / max(status["steps"], 1), text=f"Teaching {status['model']}: step {status['step']} of {status['steps']}"
         )

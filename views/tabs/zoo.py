@@ -20,7 +20,7 @@ FIGURES = {  # the chart's y: the row's key, and its axis title
 @st.fragment  # picking the figure reruns this view only, not the page
 def show(context: Context) -> None:
     with guard("zoo"):
-        rows = overview_of(context.checkpoints)
+        rows = overview_of(context.checkpoints, context.class_db, context.class_code)
         measured = [what for what, (key, _) in FIGURES.items() if any(row[key] is not None for row in rows)]
         what = st.segmented_control("Accuracy on", measured, default=measured[0], required=True, key="zoo_figure")
         key, title = FIGURES[what]
