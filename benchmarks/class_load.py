@@ -2,6 +2,7 @@
 
     python -m benchmarks.class_load --students 30 --seconds 60 [--every 5] [--port P] [--db URL]
                                     [--kill-after SECONDS] [--teacher] [--data DIR] [--log FILE]
+    python -m benchmarks.class_load --students 100 --replicas 2 [--kill-replica-after SECONDS] [--db URL]
 
 What it measures: the server's own cost of a class drawing at once, with no browsers on the
 machine. It starts ``streamlit run streamlit_app.py`` itself (the class set in a fresh temporary
@@ -30,8 +31,16 @@ reconnect, as the browser does); an SQLite class set must then pass ``PRAGMA int
 ``--teacher`` adds the projector: one more page on the Class tab, whose live view reruns itself
 every few seconds.
 
+``--replicas N`` runs the school of deploy/school.py instead: N app processes and HAProxy in front,
+on PostgreSQL (--db, best an empty database: ``stored`` counts the whole table; else a fresh
+database on the cluster ``.ci/postgres.sh`` starts, dropped afterwards); the students go through the proxy and keep its affinity cookie as a browser does.
+``--kill-replica-after S`` SIGKILLs, S seconds into the burst, the replica of the student who just
+clicked "Add"; it is not started again: its students reconnect through the proxy and go on on the
+others. The figures add the students per replica, how many moved, and the replicas' CPU.
+
 The last lines are ``p50_ms`` and ``p95_ms`` (drawing to answer), ``submitted`` (confirmed with
-"Added"), ``stored`` (rows in the table) and ``lost``.
+"Added"), ``stored`` (rows in the table), ``lost`` and ``server_cpu_per_drawing_ms`` (the server's, or
+all replicas', CPU time over the burst, page loads left out, per drawing).
 Target: 30 students every 5 s for 60 s: p95 <= 1500 ms, lost 0.
 
 The simulated students are in ``class_students.py``, their digits in ``class_digits.py``, the
@@ -50,9 +59,13 @@ import asyncio
 import math
 import os
 import re
+import subprocess
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +73,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from benchmarks.appserver import AppServer, free_port
+from benchmarks.appserver import ROOT, AppServer, free_port
 from benchmarks.class_digits import Digit, load_digits, picture_key
 from benchmarks.class_students import ADD_KEY, LABEL_KEY, RECONNECT_FOR, Stats, burst
+from benchmarks.streamlit_client import Tab
+from deploy.school import COOKIE, running_school
 
 # ---- the database afterwards --------------------------------------------------------------
 
@@ -98,6 +113,26 @@ def integrity(db_url: str) -> str:
         return f"cannot open: {err}"
     finally:
         engine.dispose()
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A new empty database on the local PostgreSQL that .ci/postgres.sh starts (and prints the URL
+    of), dropped afterwards: the count of stored drawings is then this run's alone."""
+    script = subprocess.run(["bash", ".ci/postgres.sh"], cwd=ROOT, capture_output=True, text=True, check=True)
+    admin_url = script.stdout.strip().splitlines()[-1]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")  # CREATE DATABASE cannot run in a transaction
+    name = f"class_load_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def log_lines(log: str) -> Counter[str]:
@@ -139,6 +174,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="SIGKILL the server this far into the burst (just after a click on Add) and start it again",
     )
+    parser.add_argument("--replicas", type=int, default=0, help="N app processes behind HAProxy on PostgreSQL (deploy/school.py)")
+    parser.add_argument(
+        "--kill-replica-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --replicas: SIGKILL one replica this far into the burst (just after a click on Add), not started again",
+    )
     parser.add_argument("--teacher", action="store_true", help="one more page on the Class tab, refreshing itself, as on the projector")
     parser.add_argument("--log", type=Path, default=None, help="keep the server's log in this file (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for one rerun")
@@ -146,6 +189,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.students < 1 or args.seconds <= 0 or args.every <= 0:
         parser.error("--students, --seconds and --every must be positive")
+    if args.replicas < 0 or (args.replicas and (args.kill_after is not None or args.log)):
+        parser.error("--replicas takes a number >= 1, and goes with --kill-replica-after, not --kill-after or --log")
+    if args.kill_replica_after is not None:
+        if args.replicas < 2:
+            parser.error("--kill-replica-after needs --replicas 2 or more: someone must be left to take the students")
+        args.kill_after = args.kill_replica_after  # the burst kills at --kill-after; the victim is a replica
+    if args.db and args.replicas and make_url(args.db).get_backend_name() != "postgresql":
+        parser.error("--replicas needs PostgreSQL for --db (several processes on one class set)")
     return args
 
 
@@ -160,11 +211,18 @@ class Outcome:
     log: str
     stored: Counter[str] | None  # picture keys of the stored drawings; None: no drawings table
     integrity: str
+    replicas: dict[str, str] | None = None  # with --replicas: HAProxy's view of each at the end
+    proxy_cpu: float = 0.0  # with --replicas: HAProxy's CPU seconds
 
 
 def run(args: argparse.Namespace, digits: list[Digit]) -> Outcome:
     """Start the server on a fresh class set (unless --db), run the burst, stop the server, and
-    read the database and the log."""
+    read the database and the log; with --replicas, the school."""
+    if args.replicas:
+        if args.db:
+            return run_school(args, digits, args.db)
+        with fresh_postgres() as db_url:
+            return run_school(args, digits, db_url)
     with tempfile.TemporaryDirectory(prefix="class_load-") as tmp:
         db_url = args.db or f"sqlite:///{Path(tmp) / 'class.db'}"
         server = AppServer(args.port or free_port(), args.log or Path(tmp) / "server.log", {"MNIST_SMALL_DB": db_url})
@@ -173,12 +231,34 @@ def run(args: argparse.Namespace, digits: list[Digit]) -> Outcome:
         server.start()
         client_cpu = time.process_time()
         try:
-            stats = asyncio.run(burst(server, digits, args))
+            stats = asyncio.run(burst(server.url, digits, args, server.cpu_seconds, lambda page: server))
         finally:
             server.stop()
         wall, client_cpu = time.monotonic() - began, time.process_time() - client_cpu
         log = server.log_path.read_text(errors="replace")
         return Outcome(stats, wall, server.cpu_seconds(), client_cpu, log, stored_pictures(db_url), integrity(db_url))
+
+
+def run_school(args: argparse.Namespace, digits: list[Digit], db_url: str) -> Outcome:
+    """The burst through HAProxy onto ``--replicas`` app processes on ``db_url``."""
+    print(f"school: {args.replicas} replicas behind HAProxy, class set {make_url(db_url).render_as_string(hide_password=True)}", flush=True)
+
+    def victim(page: Tab | None) -> AppServer:  # the replica of the page that just clicked
+        return school.serving(page.cookies.get(COOKIE) if page else None) or next(iter(school.replicas.values()))
+
+    began = time.monotonic()
+    with running_school(args.replicas, db_url, args.port) as school:
+        print(f"school up in {time.monotonic() - began:.1f} s on {school.url}", flush=True)
+        client_cpu = time.process_time()
+        try:
+            stats = asyncio.run(burst(school.url, digits, args, school.cpu_seconds, victim, restart=False))
+        finally:
+            states, proxy_cpu = school.states(), school.proxy_cpu_seconds()
+            school.stop()
+            wall, client_cpu = time.monotonic() - began, time.process_time() - client_cpu
+            logs = [f"---- {path.name}\n{path.read_text(errors='replace')}" for path in sorted(school.runtime.glob("*.log"))]
+    log = "\n".join(logs)
+    return Outcome(stats, wall, school.cpu_seconds(), client_cpu, log, stored_pictures(db_url), integrity(db_url), states, proxy_cpu)
 
 
 def report(args: argparse.Namespace, outcome: Outcome) -> None:
@@ -208,10 +288,19 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
         print(f"no class mode on the page after {s.no_class_mode} answered draws (no '{LABEL_KEY}'/'{ADD_KEY}' widgets): nothing submitted")
     for what, count in s.refused.most_common(8):
         print(f"not added ({count}x): {what}")
+    if outcome.replicas is not None:
+        per = ", ".join(f"{name} {count}" for name, count in sorted(s.replicas.items()))
+        print(f"students per replica: {per}; moved to another replica on a reconnect: {s.moved}; HAProxy at the end: {outcome.replicas}")
+        print(f"HAProxy's own CPU: {outcome.proxy_cpu:.1f} s")
+    if s.killed_at is not None:
+        went_on = sum(1 for n in range(args.students) if s.answered_after_kill[n])
+        print(f"killed {s.killed_at:.1f} s in; students answered after the kill: {went_on} of {args.students}")
     cores = outcome.server_cpu / outcome.wall
     print(
         f"server CPU: {outcome.server_cpu:.1f} s over {outcome.wall:.1f} s wall ({cores:.2f} cores); this client: {outcome.client_cpu:.1f} s"
     )
+    per_drawing = 1000 * s.burst_cpu / max(1, s.draws)
+    print(f"server CPU over the burst: {s.burst_cpu:.1f} s for {s.draws} drawings ({s.burst_cpu / max(s.burst_s, 1e-9):.2f} cores)")
     logged = log_lines(outcome.log)
     print(f"server log: {sum(logged.values())} lines after start-up, {outcome.log.count('Traceback')} tracebacks")
     for line, count in logged.most_common(6):
@@ -228,6 +317,7 @@ def report(args: argparse.Namespace, outcome: Outcome) -> None:
     print(f"submitted: {sum(s.confirmed.values())}")
     print(f"stored: {sum(stored.values())}")
     print(f"lost: {sum((s.confirmed - stored).values())}")
+    print(f"server_cpu_per_drawing_ms: {per_drawing:.0f}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import websockets
@@ -21,6 +21,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from benchmarks.appserver import AppServer
 from benchmarks.class_digits import Digit
 from benchmarks.streamlit_client import OPEN_TIMEOUT, Tab, Widget
+from deploy.school import COOKIE
 
 CANVAS_KEY = re.compile(r"canvas-\d+")  # the canvas's key; "Clear the canvas" makes a new one
 LABEL_KEY, ADD_KEY = "class_label", "class_add"
@@ -49,6 +50,11 @@ class Stats:
     page_errors: Counter[str] = field(default_factory=Counter)  # exceptions shown on the page
     burst_s: float = 0.0  # from the start to the last student's last cycle done
     late: int = 0  # cycles that began after their tick because the previous one overran
+    replicas: Counter[str] = field(default_factory=Counter)  # students per replica as the pages first opened (through HAProxy)
+    moved: int = 0  # reconnects that HAProxy sent to another replica than before
+    killed_at: float | None = None  # seconds into the burst the server or a replica was killed
+    answered_after_kill: Counter[int] = field(default_factory=Counter)  # per student: drawings answered after the kill
+    burst_cpu: float = 0.0  # the server's (the replicas') CPU seconds over the burst, page loads left out
 
 
 def canvas_state(tab: Tab, digit: Digit) -> WidgetState:
@@ -66,15 +72,15 @@ def label_state(widget: Widget, label: int) -> WidgetState:
     return WidgetState(id=widget.id, string_array_value=StringArray(data=[str(label)]))
 
 
-async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float, clicked: asyncio.Event | None = None) -> None:
+async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float, clicked: Callable[[], None] | None = None) -> bool:
     """One cycle: draw, check the answer, label the drawing and add it to the class set
-    (``clicked`` is set as the click goes out)."""
+    (``clicked`` is called as the click goes out); whether the drawing was answered."""
     stats.draws += 1
     run = await tab.rerun([canvas_state(tab, digit)], timeout)
     if run.answer is None:
         stats.unanswered += 1
         stats.refused[f"no answer: {(run.alerts or run.texts or ['(nothing)'])[-1][:80]}"] += 1
-        return
+        return False
     stats.draw_ms.append(run.ms(run.finished))
     stats.start_ms.append(run.ms(run.first))
     stats.answer_ms.append(run.ms(run.answer))
@@ -82,7 +88,7 @@ async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float, cli
     label, add = tab.widgets.get(LABEL_KEY), tab.widgets.get(ADD_KEY)
     if label is None or add is None:
         stats.no_class_mode += 1
-        return
+        return True
     # as in the browser: picking the digit reruns the script (the button is disabled until then),
     # then the click sends the button's trigger with the pick still set
     run = await tab.rerun([label_state(label, digit.label)], timeout, label.fragment_id)
@@ -91,24 +97,29 @@ async def draw_and_add(tab: Tab, digit: Digit, stats: Stats, timeout: float, cli
     if add is None:
         raise LookupError("the add button went away after the pick")
     if clicked is not None:
-        clicked.set()
+        clicked()
     run = await tab.rerun([WidgetState(id=add.id, trigger_value=True)], timeout, add.fragment_id)
     if any(alert.startswith(ADDED) for alert in run.alerts):
         stats.add_ms.append(run.ms(run.finished))
         stats.confirmed[digit.key] += 1
     else:
         stats.refused[(run.alerts or ["(no message)"])[-1][:80]] += 1
+    return True
 
 
 async def connect(tab: Tab, stats: Stats) -> bool:
     """Open the page, retrying while the server is down (as the browser's reconnect loop does);
     False if it did not open within RECONNECT_FOR seconds."""
     give_up = time.monotonic() + RECONNECT_FOR
+    replica = tab.cookies.get(COOKIE)  # the affinity cookie of HAProxy, when there is one
     while True:
         try:
             await tab.close()
             run = await tab.open()
             stats.open_ms.append(run.ms(run.finished))
+            if replica is None and COOKIE in tab.cookies:
+                stats.replicas[tab.cookies[COOKIE]] += 1
+            stats.moved += replica is not None and tab.cookies.get(COOKIE) != replica
             return True
         except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, asyncio.TimeoutError) as err:
             if time.monotonic() > give_up:
@@ -133,13 +144,20 @@ class Classroom:
     waiting: int
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     clicked: asyncio.Event = field(default_factory=asyncio.Event)  # a student just clicked "Add to the class set"
+    clicker: Tab | None = None  # the page of the last click
     created: float = field(default_factory=time.monotonic)
     start: float = 0.0
+    cpu: Callable[[], float] = float  # the server's CPU seconds so far
+    cpu_at_start: float = 0.0
+
+    def click(self, tab: Tab) -> None:
+        self.clicker = tab
+        self.clicked.set()
 
     def arrived(self) -> None:
         self.waiting -= 1
         if self.waiting == 0:
-            self.start = time.monotonic()
+            self.start, self.cpu_at_start = time.monotonic(), self.cpu()
             print(
                 f"pages open: {self.args.students + self.args.teacher} in {self.start - self.created:.1f} s; the burst starts", flush=True
             )
@@ -168,7 +186,9 @@ async def student(number: int, room: Classroom) -> None:
             elif wait < -0.1:
                 stats.late += 1
             try:
-                await draw_and_add(tab, next(room.pictures), stats, args.timeout, room.clicked)
+                answered = await draw_and_add(tab, next(room.pictures), stats, args.timeout, lambda: room.click(tab))
+                if answered and stats.killed_at is not None:
+                    stats.answered_after_kill[number] += 1
             except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError, LookupError) as err:
                 # a lost connection, a run that never finished or a page without the canvas (an
                 # error on the page): the student reloads the page and goes on at the next tick
@@ -215,34 +235,46 @@ async def teacher(room: Classroom) -> None:
         await tab.close()
 
 
-async def killer(server: AppServer, room: Classroom, after: float) -> None:
-    """SIGKILL the server ``after`` seconds into the burst, just after a student's click on "Add
-    to the class set" (0-50 ms after, so that the kill lands while a drawing is being stored),
-    then start it again."""
+async def killer(room: Classroom, after: float, victim: Callable[[Tab | None], AppServer], restart: bool) -> None:
+    """SIGKILL ``victim(page)`` ``after`` seconds into the burst, just after a student's click on "Add
+    to the class set" (0-50 ms after, so that the kill lands while a drawing is being stored; the
+    victim is the server, or the replica serving that page), then start it again if ``restart``."""
     await room.opened.wait()
     await asyncio.sleep(max(0.0, room.start + after - time.monotonic()))
     room.clicked.clear()
     await room.clicked.wait()
     delay = random.uniform(0.0, 0.05)
     await asyncio.sleep(delay)
+    server = victim(room.clicker)
     server.kill()
+    room.stats.killed_at = time.monotonic() - room.start
     print(
-        f"killed the server {time.monotonic() - room.start:.1f} s into the burst, {1000 * delay:.0f} ms after a click on 'Add';"
-        " starting it again on the same database",
+        f"killed the server on port {server.port} {room.stats.killed_at:.1f} s into the burst, {1000 * delay:.0f} ms after a click on 'Add'"
+        + ("; starting it again on the same database" if restart else "; its students go on through the proxy"),
         flush=True,
     )
-    began = time.monotonic()
-    await asyncio.to_thread(server.start)
-    print(f"server healthy again after {time.monotonic() - began:.1f} s", flush=True)
+    if restart:
+        began = time.monotonic()
+        await asyncio.to_thread(server.start)
+        print(f"server healthy again after {time.monotonic() - began:.1f} s", flush=True)
 
 
-async def burst(server: AppServer, digits: list[Digit], args: argparse.Namespace) -> Stats:
-    room = Classroom(server.url, itertools.cycle(digits), Stats(), args, waiting=args.students + args.teacher)
+async def burst(
+    url: str,
+    digits: list[Digit],
+    args: argparse.Namespace,
+    cpu: Callable[[], float],
+    victim: Callable[[Tab | None], AppServer] | None = None,
+    restart: bool = True,
+) -> Stats:
+    """The class on the app at ``url``, whose server CPU seconds ``cpu`` reads; with --kill-after,
+    ``victim`` is killed (and started again if ``restart``)."""
+    room = Classroom(url, itertools.cycle(digits), Stats(), args, waiting=args.students + args.teacher, cpu=cpu)
     tasks = [student(n, room) for n in range(args.students)]
     if args.teacher:
         tasks.append(teacher(room))
-    if args.kill_after is not None:
-        tasks.append(killer(server, room, args.kill_after))
+    if args.kill_after is not None and victim is not None:
+        tasks.append(killer(room, args.kill_after, victim, restart))
     await asyncio.gather(*tasks)
-    room.stats.burst_s = time.monotonic() - room.start
+    room.stats.burst_s, room.stats.burst_cpu = time.monotonic() - room.start, cpu() - room.cpu_at_start
     return room.stats

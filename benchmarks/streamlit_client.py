@@ -5,10 +5,11 @@ drive instead of a browser. Not a benchmark of its own.
 The handshake, as Streamlit 1.67 serves it (web/server/starlette/starlette_websocket.py): the
 browser's first request (``/_stcore/health``) sets the ``_streamlit_xsrf`` cookie; the websocket
 offers the subprotocols ``streamlit, <that cookie>[, <last session id>]`` and sends the cookie and
-an ``Origin`` matching the host. Only the origin is enforced (a client without ``Origin`` is let
-in too); the token merely unlocks the login cookie. The app reads the cookie as the student's
-anonymous id, so each simulated student keeps its own, also across a server restart. The script
-runs on the client's first ``rerun_script``. Widget ids (``$$ID-<hash>-<key>``) come from the
+an ``Origin`` matching the host; like a browser, the client keeps every cookie it is set (HAProxy's
+affinity cookie too: deploy/haproxy.cfg) and sends them all. Only the origin is enforced (a client
+without ``Origin`` is let in too); the token merely unlocks the login cookie. The app reads the
+cookie as the student's anonymous id, so each simulated student keeps its own, also across a
+server restart. The script runs on the client's first ``rerun_script``. Widget ids (``$$ID-<hash>-<key>``) come from the
 page's elements and blocks; like the browser, every rerun carries the whole widget state.
 """
 
@@ -71,16 +72,26 @@ def user_key(element_id: str) -> str | None:
     return None if key == "None" else key
 
 
-def xsrf_cookie(url: str, cookie: str | None) -> str:
-    """The ``_streamlit_xsrf`` cookie the health check sets (the browser's first request), the
-    same token again for a browser that already has one."""
-    request = urllib.request.Request(f"{url}/_stcore/health", headers={"Cookie": f"{XSRF_COOKIE}={cookie}"} if cookie else {})
+def set_cookies(headers: list[str]) -> dict[str, str]:
+    """The name=value of each ``Set-Cookie`` header."""
+    pairs = (header.split(";", 1)[0].partition("=") for header in headers)
+    return {name.strip(): value for name, _, value in pairs if name.strip()}
+
+
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def first_request(url: str, cookies: dict[str, str]) -> dict[str, str]:
+    """The browser's first request (``/_stcore/health``), with the cookies it has; returns them
+    updated by what the answer sets: the ``_streamlit_xsrf`` cookie (the same token again for a
+    browser that has one) and, through HAProxy, the affinity cookie naming the replica."""
+    request = urllib.request.Request(f"{url}/_stcore/health", headers={"Cookie": cookie_header(cookies)} if cookies else {})
     with urllib.request.urlopen(request, timeout=30) as response:
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            if name.strip() == XSRF_COOKIE:
-                return rest.split(";", 1)[0]
-    raise RuntimeError(f"{url}/_stcore/health set no {XSRF_COOKIE} cookie")
+        cookies = {**cookies, **set_cookies(response.headers.get_all("Set-Cookie") or [])}
+    if XSRF_COOKIE not in cookies:
+        raise RuntimeError(f"{url}/_stcore/health set no {XSRF_COOKIE} cookie")
+    return cookies
 
 
 class Tab:
@@ -90,7 +101,7 @@ class Tab:
         self.page_errors = page_errors  # every exception the page shows, counted by type and message
         self.http_url = url
         self.url = url.replace("http://", "ws://") + "/_stcore/stream"
-        self.cookie: str | None = None  # the browser's _streamlit_xsrf cookie, kept across reconnects
+        self.cookies: dict[str, str] = {}  # the browser's cookies (_streamlit_xsrf, a proxy's), kept across reconnects
         self.session_id = ""  # offered again on a reconnect, as the browser does
         self.ws: websockets.ClientConnection | None = None
         self.states: dict[str, WidgetState] = {}  # by widget id: what every rerun sends
@@ -100,15 +111,17 @@ class Tab:
 
     async def open(self) -> Run:
         """Connect as the browser does, and run the page once with no widget state."""
-        self.cookie = await asyncio.to_thread(xsrf_cookie, self.http_url, self.cookie)
-        tokens = [self.cookie, *([self.session_id] if self.session_id else [])]
+        self.cookies = await asyncio.to_thread(first_request, self.http_url, self.cookies)
+        tokens = [self.cookies[XSRF_COOKIE], *([self.session_id] if self.session_id else [])]
         self.ws = await websockets.connect(
             self.url,
             subprotocols=[websockets.Subprotocol(p) for p in ("streamlit", *tokens)],
-            additional_headers={"Origin": self.http_url, "Cookie": f"{XSRF_COOKIE}={self.cookie}"},
+            additional_headers={"Origin": self.http_url, "Cookie": cookie_header(self.cookies)},
             max_size=None,
             ping_interval=None,  # a browser sends no pings, and a busy server must not be dropped for a late pong
         )
+        # a proxy that sent the upgrade to another replica than the first request says so here
+        self.cookies.update(set_cookies(self.ws.response.headers.get_all("Set-Cookie") if self.ws.response else []))
         self.states, self.widgets = {}, {}
         return await self.rerun([], OPEN_TIMEOUT)
 
