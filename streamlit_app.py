@@ -55,7 +55,6 @@ if not models:
 # ---- sidebar: model choice and settings -------------------------------------------------
 with st.sidebar:
     st.title("✏️ mnist_small")
-    show_badge(class_code)
     chosen = pick_model(models, CHECKPOINTS, CLASS_DB, class_code)  # an architecture, and trained on MNIST or with pen digits too
     brush_width = st.slider("Brush width", 8, 40, 20, key="stroke")
     if st.button("Clear the canvas", width="stretch"):
@@ -70,6 +69,8 @@ with st.sidebar:
     for name, reason in failed.items():
         st.warning(f"**{name}** is unavailable: {reason}")
     link_slot = st.empty()  # filled last, once the tab is known
+
+show_badge(class_code)  # above the tabs, where a phone (its sidebar folded away) shows it too
 
 # ---- tabs ---------------------------------------------------------------------------------
 # Lazy tabs, in the URL: a drawing reruns the script, and only the open tab's charts are built and sent.

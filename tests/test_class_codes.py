@@ -32,8 +32,9 @@ def add(at: AppTest, digit: str) -> AppTest:
     return at.button(key="class_add").click().run()
 
 
-def sidebar_text(at: AppTest) -> str:
-    return "\n".join(str(m.value) for m in at.sidebar.markdown) + "\n".join(str(w.value) for w in at.sidebar.warning)
+def badge_text(at: AppTest) -> str:
+    """The class line above the tabs."""
+    return "\n".join(str(m.value) for m in at.main.markdown) + "\n".join(str(w.value) for w in at.main.warning)
 
 
 def test_a_page_joined_by_class_code_adds_to_that_class_only(canvas, mnist, class_db):
@@ -41,7 +42,7 @@ def test_a_page_joined_by_class_code_adds_to_that_class_only(canvas, mnist, clas
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())  # a 7
     at = add(page({"class": "7B"}), "7")
     assert not at.exception
-    assert "Class **7b**" in sidebar_text(at)
+    assert "Class **7b**" in badge_text(at)
     assert any(s.value.startswith("Added: your 7") for s in at.success)
     assert [d.label for d in ClassSet(class_db, "7b").all()] == [7]
     assert ClassSet(class_db).all() == []  # the default class got nothing
@@ -50,7 +51,7 @@ def test_a_page_joined_by_class_code_adds_to_that_class_only(canvas, mnist, clas
 def test_a_class_that_is_not_open_takes_no_drawings(canvas, mnist, class_db):
     canvas.image = draw_on_canvas(mnist.test_images[0, 0].numpy())
     at = add(page({"class": "8c"}), "7")
-    assert "Class 8c is not open" in sidebar_text(at)
+    assert "Class 8c is not open" in badge_text(at)
     assert any("class 8c is not open" in w.value for w in at.warning)
     store = ClassSet(class_db, "8c")
     assert store.all() == [] and not store.is_open()
@@ -93,7 +94,7 @@ def test_the_teacher_opens_a_class_goes_there_and_closes_it(mnist, class_db, mon
     assert at.button(key="class_toggle_9a").label == "Close"
     at.button(key="class_toggle_9a").click().run()
     assert not ClassSet(class_db, "9a").is_open()
-    assert any("Class 9a is not open" in str(w.value) for w in at.sidebar.warning)
+    assert "Class 9a is not open" in badge_text(at)
     at.button(key="class_go_default").click().run()
     assert "class" not in at.query_params
 

@@ -55,10 +55,10 @@ def class_is_open(url: str, code: str) -> bool:
 
 
 def show_badge(code: str) -> None:
-    """In the sidebar: which class this page is in, and whether it takes drawings."""
+    """Which class this page is in, and whether it takes drawings."""
     if code == DEFAULT_CLASS:
         return
-    st.markdown(f"Class **{code}**", help="Your drawings go to this class's set, leaderboard and gallery, and no other.")
+    st.markdown(f":material/school: Class **{code}**", help="Your drawings go to this class's set, leaderboard and gallery, and no other.")
     if not st.session_state.get("class_is_open", True):
         st.warning(f"Class {code} is not open: drawing works, but drawings cannot be added to its set. Ask your teacher.")
 
