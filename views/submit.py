@@ -13,11 +13,14 @@ import uuid
 import numpy as np
 import streamlit as st
 
-from mnist_small.classset.store import ClassSetError, TooSoon
+from mnist_small.checkpoints import LoadedModel
+from mnist_small.classset.store import ClassClosed, ClassSetError, TooSoon
 from mnist_small.preprocess import Prepared, drawing_png
+from mnist_small.summary import guesses
 
 from .context import log
 from .cookies import XSRF_COOKIE
+from .predictions import of_every_model
 from .resources import class_set
 
 DIGITS = [str(d) for d in range(10)]
@@ -34,17 +37,18 @@ def browser_id() -> str:
     return st.session_state.student
 
 
-def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, answers: dict[str, int]) -> None:
+def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
     """The button's callback: store the drawing (the canvas as draw.read_canvas checked it) with every
-    model's answer, as the Draw tab computed it. The outcome is kept
-    for the run that follows, which shows it."""
+    model's answer, computed now (the Draw tab runs the chosen model only) or as the Compare tab did
+    for this drawing. The outcome is kept for the run that follows, which shows it."""
     label = st.session_state.get("class_label")
     if label is None:
         st.session_state.class_outcome = ("warning", "Pick the digit you meant first, then add the drawing.")
         return
+    answers = guesses(of_every_model(models, drawing))
     try:
         kept = class_set(url).add(drawing_png(canvas), drawing.image, int(label), browser_id(), answers, flag=drawing.flag)
-    except TooSoon as err:
+    except (TooSoon, ClassClosed) as err:
         st.session_state.class_outcome = ("warning", f"Not added: {err}.")
         return
     except ClassSetError as err:
@@ -72,7 +76,7 @@ def show_outcome() -> None:
 
 
 @st.fragment  # picking the digit and adding rerun these controls only, not the models and charts
-def show(url: str, canvas: np.ndarray | None, drawing: Prepared, answers: dict[str, int]) -> None:
+def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
     """The label picker and the button, only with a digit on the canvas."""
     outcome = st.session_state.get("class_outcome")
     if outcome is not None and outcome[0] == "success":
@@ -87,7 +91,7 @@ def show(url: str, canvas: np.ndarray | None, drawing: Prepared, answers: dict[s
             key="class_add",
             disabled=label is None,
             on_click=add_to_class_set,
-            args=(url, canvas, drawing, answers),
+            args=(url, canvas, drawing, models),
             help="Keeps this drawing, with your label and every model's answer, for the Class tab. Nothing else about you is stored.",
             type="primary",
             width="stretch",

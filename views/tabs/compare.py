@@ -12,6 +12,7 @@ from mnist_small.registry import PEN
 from mnist_small.summary import TRAINED_ON, by_kind, comparison_rows, guesses, votes
 
 from ..context import Context, guard
+from ..predictions import of_every_model
 from ..resources import card_of
 
 
@@ -30,11 +31,12 @@ def agreement(guessed: dict[str, int], group: str = "") -> None:
 
 def show(context: Context) -> None:
     with guard("compare"):
-        if not context.probabilities:
+        probabilities = of_every_model(context.models, context.drawing)  # the Draw tab ran the chosen model only
+        if not probabilities:
             st.info("Draw a digit in the Draw tab to compare every model on it.")
             return
-        groups = by_kind(context.probabilities)
-        guessed = guesses(context.probabilities)
+        groups = by_kind(probabilities)
+        guessed = guesses(probabilities)
         if len(groups) == 1 or len(set(guessed.values())) == 1:
             agreement(guessed)
         else:  # which kind disagrees, or do the kinds agree on different digits?
@@ -42,10 +44,10 @@ def show(context: Context) -> None:
                 agreement({name: guessed[name] for name in names}, f"Trained on {TRAINED_ON[kind]}:")
         if context.drawing.warning:
             st.warning(context.drawing.warning)
-        ordered = {name: context.probabilities[name] for names in groups.values() for name in names}
+        ordered = {name: probabilities[name] for names in groups.values() for name in names}
         breaks = list(itertools.accumulate(map(len, groups.values())))[:-1]  # a line between two kinds
         st.plotly_chart(plots.compare_heatmap(ordered, breaks), width="stretch", key="compare")
-        cards = {name: card_of(name, context.checkpoints) for name in ordered}
+        cards = {name: card_of(name, context.checkpoints, context.class_db, context.class_code) for name in ordered}
         rows = comparison_rows(ordered, {n: c["final_acc"] for n, c in cards.items()}, {n: c["pen_acc"] for n, c in cards.items()})
         st.dataframe(rows, hide_index=True, width="stretch", placeholder="-")
         if list(groups) == ["", PEN]:

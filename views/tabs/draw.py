@@ -1,4 +1,5 @@
-"""Draw: the canvas (or an uploaded picture), what the models see, and the chosen model's answer."""
+"""Draw: the canvas (or an uploaded picture), what the models see, and the chosen model's answer
+(only the chosen model runs on a stroke: views/predictions.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from mnist_small import plots
 from mnist_small.checkpoints import LoadedModel
-from mnist_small.inference import all_probabilities
 from mnist_small.preprocess import NO_DIGIT, PictureError, Prepared, drawing_png, prepare, read_picture
 from mnist_small.preprocess.pictures import CANVAS_REFUSED, MAX_ASPECT_RATIO, read_canvas_png
-from mnist_small.summary import guesses
 
-from .. import submit
+from .. import predictions, submit
 from ..context import guard, log
 from ..style import CANVAS, CANVAS_COLUMN, CANVAS_GAP, CANVAS_TOOLBAR
 
@@ -91,8 +90,8 @@ def show(
     class_url: str,
 ) -> tuple[Prepared, dict[str, np.ndarray]]:
     """The Draw tab. Fills ``save_slot`` (in the sidebar) with a download of the canvas once it
-    holds a digit, and offers to keep the drawing in the class set at ``class_url``. Returns what the models see (the upload, if any, else the canvas) and each
-    model's probabilities for it (empty without a digit)."""
+    holds a digit, and offers to keep the drawing in the class set at ``class_url``. Returns what the models see (the upload, if any, else the canvas) and the
+    chosen model's probabilities for it, by its name (empty without a digit)."""
     # Imported here, on every run: the component registers only inside a Streamlit runtime, and
     # the tests put a fake in its place.
     from streamlit_drawable_canvas import st_canvas
@@ -131,13 +130,13 @@ def show(
                 width="stretch",
                 help="A PNG of the canvas: upload it below to bring this drawing back, say in the next lesson.",
             )
-    probabilities = all_probabilities(models, drawing.tensor()) if drawing.has_digit else {}
+    probabilities = predictions.of_chosen(models, chosen, drawing)
     with answer_column:
         submit.show_outcome()  # "Added ...": the first thing a student sees after adding
         with guard("prediction"):
             show_answer(drawing, probabilities, chosen, upload, preview)
         with guard("class set"):  # below the answer, also when a phone stacks the columns
-            submit.show(class_url, canvas_image, drawing, guesses(probabilities))  # the checked drawing, never the browser's raw value
+            submit.show(class_url, canvas_image, drawing, models)  # the checked drawing, never the browser's raw value
     return drawing, probabilities
 
 
