@@ -26,7 +26,8 @@ class Context:
     models: dict[str, LoadedModel]  # the loaded zoo, by name
     chosen: str  # the model picked in the sidebar
     drawing: Prepared  # the canvas or the uploaded picture, as the models see it
-    probabilities: dict[str, np.ndarray]  # the chosen model's ten probabilities for it, by name; empty without a digit (every model's: views/predictions.py)
+    # the chosen model's ten probabilities for the drawing, by name; empty without a digit (every model's: views/predictions.py)
+    probabilities: dict[str, np.ndarray]
     checkpoints: Path  # the folder the zoo was loaded from (the cache keys on it)
     data_dir: Path  # where MNIST is looked for, for the views that show its digits
     class_code: str = DEFAULT_CLASS  # the page's class (``?class=``): its drawings, leaderboard and models

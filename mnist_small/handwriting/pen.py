@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,3 +193,13 @@ def split(digits: list[PenDigit]) -> tuple[list[PenDigit], list[PenDigit]]:
         raise PenDataError(f"writers {strangers} are not among the 30 writers of {TRAIN_FILE} (1-30)")
     validation = set(VALIDATION_WRITERS)
     return [d for d in digits if d.writer not in validation], [d for d in digits if d.writer in validation]
+
+
+def writer_folds(writers: Sequence[int], k: int) -> list[tuple[int, ...]]:
+    """The writers in ``k`` folds for writer-level cross-validation: sorted, then dealt out in
+    turn (writer i of the sorted list to fold i mod k), so every writer is in exactly one fold,
+    folds differ in size by at most one, and the split is fixed without a seed."""
+    ordered = sorted(set(writers))
+    if not 2 <= k <= len(ordered):
+        raise ValueError(f"{k} folds need 2 to {len(ordered)} (the number of writers) folds")
+    return [tuple(ordered[i::k]) for i in range(k)]
