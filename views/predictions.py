@@ -1,6 +1,7 @@
 """Which models run, and when: the chosen model on every stroke (the Draw tab shows its answer only);
-every model only where every answer is shown or kept (the Compare tab, adding to the class set),
-once per drawing."""
+every model only where every answer is shown (the Compare tab), once per drawing. Adding to the
+class set runs none: it keeps the answers the page computed, and the Class view runs the others,
+batched, when it is open (mnist_small.classset.answers)."""
 
 from __future__ import annotations
 
@@ -23,17 +24,30 @@ def of_chosen(models: dict[str, LoadedModel], chosen: str, drawing: Prepared) ->
 
 def of_every_model(models: dict[str, LoadedModel], drawing: Prepared) -> dict[str, np.ndarray]:
     """Every model's ten probabilities for ``drawing`` (empty without a digit), kept for this session's
-    latest drawing: the Compare tab computes them as a stroke reruns it, and adding that drawing to the
-    class set then reuses them instead of running all the models again."""
+    latest drawing: a rerun of the Compare tab for the same drawing runs no model again."""
     if not drawing.has_digit:
         return {}
+    kept = kept_every_model(models, drawing)
+    if kept is not None:
+        return kept
+    computed = all_probabilities(models, drawing.tensor())
+    st.session_state[EVERY_MODEL] = (_zoo(models), _key(drawing), computed)
+    return computed
+
+
+def kept_every_model(models: dict[str, LoadedModel], drawing: Prepared) -> dict[str, np.ndarray] | None:
+    """Every model's probabilities for ``drawing`` if this session computed them (Compare), else None."""
+    kept = st.session_state.get(EVERY_MODEL)
+    if kept is not None and kept[0] == _zoo(models) and kept[1] == _key(drawing):
+        return kept[2]
+    return None
+
+
+def _zoo(models: dict[str, LoadedModel]) -> tuple:
     # the models themselves, compared by identity (a run may build a new dict of the same ones): a
     # reloaded zoo or a class's new fine-tune answers anew
-    zoo = tuple((name, loaded.model) for name, loaded in models.items())
-    key = np.ascontiguousarray(drawing.image).tobytes()  # what the models see decides their answers
-    kept = st.session_state.get(EVERY_MODEL)
-    if kept is not None and kept[0] == zoo and kept[1] == key:
-        return kept[2]
-    computed = all_probabilities(models, drawing.tensor())
-    st.session_state[EVERY_MODEL] = (zoo, key, computed)
-    return computed
+    return tuple((name, loaded.model) for name, loaded in models.items())
+
+
+def _key(drawing: Prepared) -> bytes:
+    return np.ascontiguousarray(drawing.image).tobytes()  # what the models see decides their answers

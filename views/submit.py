@@ -1,7 +1,7 @@
 """On the Draw tab: a student keeps a drawing in the class set, with the digit they meant.
 
-Stored: the canvas as a PNG, the 28x28 input, the label, every model's answer now, the
-preprocessing's flag, an anonymous per-browser id and the time. The student is told "Added"
+Stored: the canvas as a PNG, the 28x28 input, the label, the answers the page showed (the chosen
+model's; every model's after the Compare tab), the preprocessing's flag, an anonymous per-browser id and the time. The student is told "Added"
 only once the row is committed.
 """
 
@@ -20,7 +20,7 @@ from mnist_small.summary import guesses
 
 from .context import log
 from .cookies import XSRF_COOKIE
-from .predictions import of_every_model
+from .predictions import kept_every_model
 from .resources import class_set
 
 DIGITS = [str(d) for d in range(10)]
@@ -37,15 +37,16 @@ def browser_id() -> str:
     return st.session_state.student
 
 
-def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
-    """The button's callback: store the drawing (the canvas as draw.read_canvas checked it) with every
-    model's answer, computed now (the Draw tab runs the chosen model only) or as the Compare tab did
-    for this drawing. The outcome is kept for the run that follows, which shows it."""
+def add_to_class_set(url: str, canvas: np.ndarray, drawing: Prepared, models: dict[str, LoadedModel], shown: dict[str, np.ndarray]) -> None:
+    """The button's callback: store the drawing (the canvas as draw.read_canvas checked it) with the
+    answers this page computed for it: the chosen model's (``shown``), every model's if the Compare
+    tab ran them. No model runs here: the Class view runs the others when it is open. The outcome is
+    kept for the run that follows, which shows it."""
     label = st.session_state.get("class_label")
     if label is None:
         st.session_state.class_outcome = ("warning", "Pick the digit you meant first, then add the drawing.")
         return
-    answers = guesses(of_every_model(models, drawing))
+    answers = guesses(kept_every_model(models, drawing) or shown)
     try:
         kept = class_set(url).add(drawing_png(canvas), drawing.image, int(label), browser_id(), answers, flag=drawing.flag)
     except (TooSoon, ClassClosed) as err:
@@ -76,7 +77,7 @@ def show_outcome() -> None:
 
 
 @st.fragment  # picking the digit and adding rerun these controls only, not the models and charts
-def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[str, LoadedModel]) -> None:
+def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[str, LoadedModel], shown: dict[str, np.ndarray]) -> None:
     """The label picker and the button, only with a digit on the canvas."""
     outcome = st.session_state.get("class_outcome")
     if outcome is not None and outcome[0] == "success":
@@ -91,8 +92,8 @@ def show(url: str, canvas: np.ndarray | None, drawing: Prepared, models: dict[st
             key="class_add",
             disabled=label is None,
             on_click=add_to_class_set,
-            args=(url, canvas, drawing, models),
-            help="Keeps this drawing, with your label and every model's answer, for the Class tab. Nothing else about you is stored.",
+            args=(url, canvas, drawing, models, shown),
+            help="Keeps this drawing, with your label and the model's answer, for the Class tab. Nothing else about you is stored.",
             type="primary",
             width="stretch",
         )

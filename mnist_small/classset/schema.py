@@ -60,7 +60,7 @@ drawings = Table(
     Column("student", String(32), nullable=False, index=True),  # an anonymous per-browser id
     Column("label", SmallInteger, nullable=False),
     Column("flag", String(16)),  # None, or one of rows.FLAGS
-    Column("answers", Text, nullable=False),  # JSON {model name: digit} at the moment it was added
+    Column("answers", Text, nullable=False),  # JSON {model name: digit}: the answers the student saw when adding it
     Column("pixels", LargeBinary, nullable=False),  # the 28x28 model input, uint8
     Column("png", LargeBinary, nullable=False),  # the canvas as drawn
     Column("digest", String(64)),  # of the fields above but id: the same drawing imported twice is one row

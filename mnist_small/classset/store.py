@@ -6,8 +6,8 @@ the writer, and a busy timeout, so two writers wait instead of failing), or Post
 one transaction, so a drawing the student was told about is on disk, and a killed server loses
 at most the one it had not confirmed. The schema is created on first use and versioned.
 
-Stored per drawing: the canvas as a PNG, its 28x28 model input, the label, every model's
-answer at that moment, the preprocessing's flag (a dot, a scribble, two digits), an anonymous
+Stored per drawing: the canvas as a PNG, its 28x28 model input, the label, the models' answers
+the student saw (``answers.py`` computes every model's for the Class view), the preprocessing's flag (a dot, a scribble, two digits), an anonymous
 per-browser id and the time; nothing else about the student. A digest of those makes the same
 drawing imported twice one row. The folder format (export and import) is ``folder``.
 """

@@ -136,7 +136,7 @@ def show(
         with guard("prediction"):
             show_answer(drawing, probabilities, chosen, upload, preview)
         with guard("class set"):  # below the answer, also when a phone stacks the columns
-            submit.show(class_url, canvas_image, drawing, models)  # the checked drawing, never the browser's raw value
+            submit.show(class_url, canvas_image, drawing, models, probabilities)  # the checked drawing, never the browser's raw value
     return drawing, probabilities
 
 
