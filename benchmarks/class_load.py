@@ -64,10 +64,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -231,12 +233,26 @@ def run(args: argparse.Namespace, digits: list[Digit]) -> Outcome:
         server.start()
         client_cpu = time.process_time()
         try:
-            stats = asyncio.run(burst(server.url, digits, args, server.cpu_seconds, lambda page: server))
+            stats = run_apart(burst(server.url, digits, args, server.cpu_seconds, lambda page: server))
         finally:
             server.stop()
         wall, client_cpu = time.monotonic() - began, time.process_time() - client_cpu
         log = server.log_path.read_text(errors="replace")
         return Outcome(stats, wall, server.cpu_seconds(), client_cpu, log, stored_pictures(db_url), integrity(db_url))
+
+
+T = TypeVar("T")
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, in a thread of its own when this thread already runs an event loop (a test
+    session that used Playwright's sync API keeps one running in the main thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def run_school(args: argparse.Namespace, digits: list[Digit], db_url: str) -> Outcome:
@@ -251,7 +267,7 @@ def run_school(args: argparse.Namespace, digits: list[Digit], db_url: str) -> Ou
         print(f"school up in {time.monotonic() - began:.1f} s on {school.url}", flush=True)
         client_cpu = time.process_time()
         try:
-            stats = asyncio.run(burst(school.url, digits, args, school.cpu_seconds, victim, restart=False))
+            stats = run_apart(burst(school.url, digits, args, school.cpu_seconds, victim, restart=False))
         finally:
             states, proxy_cpu = school.states(), school.proxy_cpu_seconds()
             school.stop()
