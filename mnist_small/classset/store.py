@@ -151,10 +151,12 @@ class ClassSet:
 
     def is_open(self) -> bool:
         """True if this class takes drawings (the default class always does)."""
-        if self.code == DEFAULT_CLASS:
-            return True
         with self._transaction() as connection:
-            return bool(connection.scalar(select(classes.c.is_open).where(classes.c.code == self.code)))
+            return self._open_in(connection)
+
+    def _open_in(self, connection: Connection) -> bool:
+        """Whether this class takes drawings, read in the caller's transaction."""
+        return self.code == DEFAULT_CLASS or bool(connection.scalar(select(classes.c.is_open).where(classes.c.code == self.code)))
 
     def open_class(self) -> None:
         """Open this class for drawings, creating it if it is new."""
@@ -178,7 +180,7 @@ class ClassSet:
         now = time.time()
         row = checked_row(label, student, flag, answers, now) | {"pixels": pixels_of(image), "png": png}
         with self._transaction() as connection:
-            if self.code != DEFAULT_CLASS and not connection.scalar(select(classes.c.is_open).where(classes.c.code == self.code)):
+            if not self._open_in(connection):
                 raise ClassClosed(f"class {self.code} is not open: ask your teacher to open it")
             # the rate limit and the insert in one transaction: the row lock (PostgreSQL) or the
             # write lock (SQLite) makes a second process wait, then see this one's time
